@@ -1,0 +1,1 @@
+"""Study configuration, messages and their wire encoding."""

@@ -1,0 +1,192 @@
+"""The study file: who takes part, which data, which model, how to train.
+
+A study file is TOML. Every section maps to a frozen dataclass validated on
+construction, so a bad value is refused with its section and key named.
+"""
+
+from __future__ import annotations
+
+import enum
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from medfed.errors import ConfigError
+from medfed.roles import Role
+
+
+class Partition(str, enum.Enum):
+    IID = "iid"
+    DIRICHLET = "dirichlet"
+    QUANTITY = "quantity"
+
+
+class StrategyName(str, enum.Enum):
+    FEDAVG = "fedavg"
+    FEDPROX = "fedprox"
+
+
+class OptimizerName(str, enum.Enum):
+    SGD = "sgd"
+    ADAM = "adam"
+
+
+@dataclass(frozen=True)
+class Party:
+    name: str
+    role: Role
+
+    def __post_init__(self) -> None:
+        if not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
+            raise ConfigError(
+                f"party name {self.name!r} must be non-empty letters, digits, '-' or '_'"
+            )
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "pneumoniamnist"
+    size: int = 28
+    partition: Partition = Partition.DIRICHLET
+    alpha: float = 0.5
+    val_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.size not in (28, 64, 128, 224):
+            raise ConfigError(f"[data] size must be 28, 64, 128 or 224, not {self.size}")
+        if self.alpha <= 0:
+            raise ConfigError(f"[data] alpha must be > 0, not {self.alpha}")
+        if not 0 <= self.val_fraction < 1:
+            raise ConfigError(f"[data] val_fraction must be in [0, 1), not {self.val_fraction}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "cnn2d"
+    strategy: StrategyName = StrategyName.FEDAVG
+    rounds: int = 10
+    local_epochs: int = 1
+    batch_size: int = 64
+    optimizer: OptimizerName = OptimizerName.ADAM
+    lr: float = 1e-3
+    proximal_mu: float = 0.0
+    seed: int = 0
+    min_nodes: int = 1
+    round_timeout: float = 600.0
+    join_timeout: float = 120.0
+
+    def __post_init__(self) -> None:
+        for name in ("rounds", "local_epochs", "batch_size", "min_nodes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"[training] {name} must be >= 1, not {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ConfigError(f"[training] lr must be > 0, not {self.lr}")
+        if self.proximal_mu < 0:
+            raise ConfigError(f"[training] proximal_mu must be >= 0, not {self.proximal_mu}")
+        if self.strategy is StrategyName.FEDPROX and self.proximal_mu == 0:
+            raise ConfigError("[training] strategy 'fedprox' needs proximal_mu > 0")
+        if self.round_timeout <= 0 or self.join_timeout <= 0:
+            raise ConfigError("[training] round_timeout and join_timeout must be > 0 seconds")
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    study_id: str
+    parties: tuple[Party, ...]
+    data: DataConfig = field(default_factory=DataConfig)
+    training: TrainConfig = field(default_factory=TrainConfig)
+    question: str = ""
+    dispatcher_host: str = "127.0.0.1"
+    dispatcher_port: int = 0
+
+    def __post_init__(self) -> None:
+        names = [p.name for p in self.parties]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError(f"[[parties]] names must be unique; repeated: {', '.join(dupes)}")
+        if len(self.by_role(Role.DISPATCHER)) != 1:
+            raise ConfigError("[[parties]] needs exactly one party with role 'dispatcher'")
+        if not self.by_role(Role.DATA):
+            raise ConfigError("[[parties]] needs at least one party with role 'data' (a hospital)")
+        if self.training.min_nodes > len(self.by_role(Role.DATA)):
+            raise ConfigError(
+                f"[training] min_nodes={self.training.min_nodes} exceeds the "
+                f"{len(self.by_role(Role.DATA))} data parties"
+            )
+
+    def by_role(self, role: Role) -> tuple[Party, ...]:
+        return tuple(p for p in self.parties if p.role is role)
+
+    @property
+    def hospitals(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.by_role(Role.DATA))
+
+    def with_training(self, **changes: Any) -> StudyConfig:
+        return replace(self, training=replace(self.training, **changes))
+
+
+def _section(cls: type, raw: dict[str, Any], section: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(f"[{section}] unknown keys: {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        kind = known[key].type
+        enum_type = {
+            "Partition": Partition,
+            "StrategyName": StrategyName,
+            "OptimizerName": OptimizerName,
+        }.get(str(kind))
+        if enum_type is not None:
+            try:
+                value = enum_type(value)
+            except ValueError:
+                choices = ", ".join(m.value for m in enum_type)
+                raise ConfigError(f"[{section}] {key}={value!r}; choose one of: {choices}") from None
+        values[key] = value
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"[{section}] {exc}") from None
+
+
+def parse_study(raw: dict[str, Any]) -> StudyConfig:
+    """Build a validated :class:`StudyConfig` from parsed TOML."""
+    study = raw.get("study", {})
+    if "id" not in study:
+        raise ConfigError("[study] id is required")
+    parties = []
+    for i, entry in enumerate(raw.get("parties", [])):
+        try:
+            parties.append(Party(name=entry["name"], role=Role(entry["role"])))
+        except KeyError as exc:
+            raise ConfigError(f"[[parties]] entry {i} lacks {exc}") from None
+        except ValueError:
+            roles = ", ".join(r.value for r in Role)
+            raise ConfigError(
+                f"[[parties]] entry {i} has role {entry['role']!r}; choose one of: {roles}"
+            ) from None
+    dispatcher = raw.get("dispatcher", {})
+    return StudyConfig(
+        study_id=str(study["id"]),
+        question=str(study.get("question", "")),
+        parties=tuple(parties),
+        data=_section(DataConfig, raw.get("data", {}), "data"),
+        training=_section(TrainConfig, raw.get("training", {}), "training"),
+        dispatcher_host=str(dispatcher.get("host", "127.0.0.1")),
+        dispatcher_port=int(dispatcher.get("port", 0)),
+    )
+
+
+def load_study(path: str | Path) -> StudyConfig:
+    """Read and validate a study file."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"study file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"study file {path} is not valid TOML: {exc}") from None
+    return parse_study(raw)

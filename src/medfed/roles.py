@@ -1,0 +1,17 @@
+"""The parties of the standard (clause map, section 3): the vocabulary every layer shares."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(str, enum.Enum):
+    INITIATOR = "initiator"
+    DISPATCHER = "dispatcher"
+    ALGORITHM = "algorithm"
+    DATA = "data"
+    COMPUTE = "compute"
+    AUX = "aux"
+    RESULT = "result"
+    CA = "ca"
+    NOTARY = "notary"
