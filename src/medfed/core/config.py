@@ -190,3 +190,25 @@ def load_study(path: str | Path) -> StudyConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"study file {path} is not valid TOML: {exc}") from None
     return parse_study(raw)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def dump_study(study: StudyConfig) -> str:
+    """The study as TOML that :func:`parse_study` reads back to an equal config."""
+    lines = ["[study]", f"id = {_toml_value(study.study_id)}", f"question = {_toml_value(study.question)}"]
+    for title, section in (("data", study.data), ("training", study.training)):
+        lines += ["", f"[{title}]"]
+        lines += [f"{f.name} = {_toml_value(getattr(section, f.name))}" for f in fields(section)]
+    lines += ["", "[dispatcher]", f"host = {_toml_value(study.dispatcher_host)}", f"port = {study.dispatcher_port}"]
+    for party in study.parties:
+        lines += ["", "[[parties]]", f"name = {_toml_value(party.name)}", f"role = {_toml_value(party.role)}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,3 @@
+from medfed.cli import main
+
+raise SystemExit(main())

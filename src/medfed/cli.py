@@ -1,0 +1,137 @@
+"""The ``medfed`` command line. Every failure the user can fix ends as one clear line, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from medfed.errors import MedfedError
+
+
+def _common_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, help="run folder (default runs/<timestamp>)")
+    p.add_argument("--data-dir", type=Path, help="folder holding MedMNIST .npz files (or $MEDFED_DATA_DIR)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--rounds", type=int, help="override the study's number of rounds")
+    p.add_argument("--repeat", type=int, default=1, help="run the federated job N times; report the best (A.2)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medfed", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="provision, deploy 3 hospitals as processes, compare with centralized")
+    demo.add_argument("--study", type=Path, help="study file (default: the bundled PneumoniaMNIST study)")
+    demo.add_argument("--simulation", action="store_true", help="run in one process instead")
+    _common_run_args(demo)
+
+    simulate = sub.add_parser("simulate", help="run a study in one process (in-memory transport)")
+    simulate.add_argument("study", type=Path)
+    _common_run_args(simulate)
+
+    provision = sub.add_parser("provision", help="create the CA and one startup kit per party")
+    provision.add_argument("study", type=Path)
+    provision.add_argument("--out", type=Path, required=True)
+    provision.add_argument("--valid-days", type=int, default=365)
+    provision.add_argument("--force", action="store_true", help="overwrite an existing folder")
+
+    dispatcher = sub.add_parser("dispatcher", help="run the dispatcher service")
+    dispatcher.add_argument("--kit", type=Path, required=True)
+    dispatcher.add_argument("--study", type=Path, required=True)
+    dispatcher.add_argument("--host")
+    dispatcher.add_argument("--port", type=int)
+    dispatcher.add_argument("--port-file", type=Path, help="write the bound port here (with --port 0)")
+    dispatcher.add_argument("--out", type=Path, default=Path("dispatcher-out"))
+    dispatcher.add_argument("--exit-when-done", action="store_true")
+
+    node = sub.add_parser("node", help="run a hospital node (outbound connection only)")
+    node.add_argument("--kit", type=Path, required=True)
+    node.add_argument("--data", type=Path, required=True, help="the hospital's data file (.npz)")
+    node.add_argument("--dispatcher", help="host:port, overriding the kit")
+    node.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    node.add_argument("--threads", type=int, help="CPU threads for training")
+    node.add_argument("--connect-timeout", type=float, default=30.0)
+
+    conformance = sub.add_parser("conformance", help="run the tests and report clause coverage")
+    conformance.add_argument("--json", type=Path, required=True)
+    conformance.add_argument("--html", type=Path)
+    conformance.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command in ("demo", "simulate"):
+        from medfed.orchestration.runs import DEMO_STUDY, RunOptions, run_study
+
+        study = args.study if args.command == "simulate" else (args.study or DEMO_STUDY)
+        mode = "simulation" if args.command == "simulate" or args.simulation else "processes"
+        run_study(
+            RunOptions(
+                study_path=study,
+                out_dir=args.out,
+                data_dir=args.data_dir,
+                device=args.device,
+                mode=mode,
+                repeat=args.repeat,
+                rounds=args.rounds,
+            )
+        )
+        return 0
+    if args.command == "provision":
+        from medfed.core.config import load_study
+        from medfed.provision import provision_study
+
+        kits = provision_study(load_study(args.study), args.out, valid_days=args.valid_days, force=args.force)
+        for name, kit in kits.items():
+            print(f"{name:>16} ({kit.role.value}): {kit.directory}")
+        return 0
+    if args.command == "dispatcher":
+        from medfed.dispatcher.process import run_dispatcher_process
+
+        ok = run_dispatcher_process(
+            args.kit,
+            args.study,
+            out_dir=args.out,
+            host=args.host,
+            port=args.port,
+            port_file=args.port_file,
+            exit_when_done=args.exit_when_done,
+        )
+        return 0 if ok else 3
+    if args.command == "node":
+        from medfed.node.process import run_node_process
+
+        ok = run_node_process(
+            args.kit,
+            args.data,
+            dispatcher=args.dispatcher,
+            device=args.device,
+            threads=args.threads,
+            connect_timeout=args.connect_timeout,
+        )
+        return 0 if ok else 3
+    if args.command == "conformance":
+        from medfed.conformance import run_conformance
+
+        return run_conformance(args.json, args.html, args.pytest_args)
+    raise AssertionError(args.command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return _dispatch(args)
+    except MedfedError as exc:
+        print(f"medfed {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"medfed {args.command}: interrupted", file=sys.stderr)
+        return 130

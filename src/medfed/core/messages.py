@@ -1,0 +1,100 @@
+"""Messages between the dispatcher and the hospital nodes.
+
+Only these cross the wire. A node's reply carries model parameters and the
+declared metrics below, nothing else: no images, labels or per-record values.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from medfed.errors import ProtocolError
+
+Arrays = dict[str, np.ndarray]
+
+# Aggregate metrics a node may report about a round (clause 5.4.2.1: nothing else leaves).
+DECLARED_METRICS = frozenset(
+    {"train_loss", "train_accuracy", "val_loss", "val_auc", "val_accuracy", "n_val"}
+)
+
+
+@dataclass(frozen=True)
+class TrainTask:
+    """Dispatcher → node: train the global model of ``round`` on local data."""
+
+    study_id: str
+    round: int
+    params: Arrays
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NodeUpdate:
+    """Node → dispatcher: the locally trained parameters of ``round``."""
+
+    study_id: str
+    round: int
+    node: str
+    params: Arrays
+    num_samples: int
+    train_seconds: float
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        undeclared = sorted(set(self.metrics) - DECLARED_METRICS)
+        if undeclared:
+            raise ProtocolError(f"update carries undeclared metrics: {undeclared}")
+        if self.num_samples < 1:
+            raise ProtocolError(f"update reports num_samples={self.num_samples}; must be >= 1")
+        for key, value in self.metrics.items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ProtocolError(f"metric {key!r} must be a number, not {type(value).__name__}")
+            if math.isinf(value):
+                raise ProtocolError(f"metric {key!r} is infinite")
+
+
+@dataclass(frozen=True)
+class NodeFailure:
+    """Node → dispatcher: the node could not complete ``round`` (coded error)."""
+
+    study_id: str
+    round: int
+    node: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class StudyEnd:
+    """Dispatcher → node: no more work; ``ok`` false carries the reason."""
+
+    study_id: str
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Ack:
+    """Dispatcher → node: reply to a submission; ``accepted`` false carries the coded reason."""
+
+    accepted: bool
+    code: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """Dispatcher → result party: the final model and the study's record."""
+
+    study_id: str
+    ok: bool
+    reason: str
+    params: Arrays
+    summary: dict[str, Any]
+
+
+Message = TrainTask | NodeUpdate | NodeFailure | StudyEnd | Ack | StudyResult

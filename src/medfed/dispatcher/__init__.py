@@ -1,0 +1,1 @@
+"""The dispatcher: coordinates the rounds of a study and accounts for every byte."""

@@ -1,0 +1,215 @@
+"""The dispatcher's study logic as a sans-IO state machine.
+
+It consumes events (a node joined or left, an update or failure arrived, time
+passed) and returns actions (send this message to that node, a round closed, the
+study ended). It never touches a socket, a thread or a clock of its own, so every
+path — a node dying at any moment, a poisoned update, a timeout — is testable
+without a network, and the same object runs in simulation and behind gRPC.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from medfed.aggregation import ClientReply, Strategy, validate_update
+from medfed.core.messages import Ack, Arrays, NodeFailure, NodeUpdate, StudyEnd, TrainTask
+from medfed.errors import MedfedError, ProtocolError
+
+
+class Phase(enum.Enum):
+    WAITING = "waiting"
+    TRAINING = "training"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Send:
+    node: str
+    message: TrainTask | StudyEnd
+
+
+@dataclass
+class RoundRecord:
+    """What happened in one round; per-node reasons for every node that did not count."""
+
+    round: int
+    participants: list[str]
+    started_at: float
+    closed_at: float | None = None
+    accepted: list[str] = field(default_factory=list)
+    dropped: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    train_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return (self.closed_at or self.started_at) - self.started_at
+
+
+@dataclass(frozen=True)
+class RoundClosed:
+    record: RoundRecord
+
+
+@dataclass(frozen=True)
+class StudyFinished:
+    ok: bool
+    reason: str
+
+
+Action = Send | RoundClosed | StudyFinished
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    study_id: str
+    rounds: int
+    expected_nodes: tuple[str, ...]
+    min_nodes: int
+    base_config: Mapping[str, Any]
+    round_timeout: float
+    join_timeout: float
+
+
+class Coordinator:
+    """Runs the rounds of one study. All methods take ``now`` (seconds, any monotonic origin)."""
+
+    def __init__(self, plan: StudyPlan, strategy: Strategy, initial_params: Arrays, *, now: float):
+        self.plan = plan
+        self.strategy = strategy
+        self.global_params: Arrays = initial_params
+        self.phase = Phase.WAITING
+        self.reason = ""
+        self.history: list[RoundRecord] = []
+        self.connected: set[str] = set()
+        self._created_at = now
+        self._current: RoundRecord | None = None
+        self._replies: dict[str, ClientReply] = {}
+
+    # ---- events -------------------------------------------------------------------------
+    def node_joined(self, node: str, *, now: float) -> list[Action]:
+        if node not in self.plan.expected_nodes:
+            raise ProtocolError(f"{node} is not a data party of study {self.plan.study_id}")
+        self.connected.add(node)
+        if self.phase is Phase.WAITING and self.connected >= set(self.plan.expected_nodes):
+            return self._start_round(now)
+        if self.phase in (Phase.DONE, Phase.FAILED):
+            return [Send(node, StudyEnd(self.plan.study_id, self.phase is Phase.DONE, self.reason))]
+        return []
+
+    def node_left(self, node: str, *, now: float) -> list[Action]:
+        self.connected.discard(node)
+        return self._drop(node, "disconnected during the round", now)
+
+    def update_received(self, update: NodeUpdate, *, now: float) -> tuple[Ack, list[Action]]:
+        current = self._current
+        if self.phase is not Phase.TRAINING or current is None:
+            return Ack(False, ProtocolError.code, "no round is open"), []
+        if update.study_id != self.plan.study_id or update.round != current.round:
+            return Ack(
+                False,
+                ProtocolError.code,
+                f"update for {update.study_id} round {update.round}; "
+                f"open is {self.plan.study_id} round {current.round}",
+            ), []
+        if update.node not in self._pending():
+            return Ack(False, ProtocolError.code, f"{update.node} has no pending task in round {current.round}"), []
+        try:
+            validate_update(self.global_params, update.params, node=update.node)
+        except MedfedError as exc:
+            return Ack(False, exc.code, str(exc)), self._drop(update.node, f"rejected: {exc}", now)
+        self._replies[update.node] = ClientReply(
+            update.node, update.params, update.num_samples, dict(update.metrics)
+        )
+        current.train_seconds[update.node] = update.train_seconds
+        return Ack(True), self._maybe_close(now)
+
+    def failure_received(self, failure: NodeFailure, *, now: float) -> list[Action]:
+        if self._current is None or failure.round != self._current.round:
+            return []
+        return self._drop(failure.node, f"node failed: {failure.message}", now)
+
+    def tick(self, *, now: float) -> list[Action]:
+        if self.phase is Phase.WAITING and now - self._created_at >= self.plan.join_timeout:
+            if len(self.connected) >= self.plan.min_nodes:
+                return self._start_round(now)
+            missing = sorted(set(self.plan.expected_nodes) - self.connected)
+            return self._fail(
+                f"only {len(self.connected)} of {len(self.plan.expected_nodes)} nodes joined within "
+                f"{self.plan.join_timeout:g} s (min_nodes={self.plan.min_nodes}); missing: {', '.join(missing)}"
+            )
+        current = self._current
+        if self.phase is Phase.TRAINING and current and now - current.started_at >= self.plan.round_timeout:
+            actions: list[Action] = []
+            for node in sorted(self._pending()):
+                actions += self._drop(node, f"no update within round_timeout={self.plan.round_timeout:g} s", now)
+            return actions
+        return []
+
+    # ---- internals ----------------------------------------------------------------------
+    def _pending(self) -> set[str]:
+        if self._current is None:
+            return set()
+        settled = set(self._replies) | set(self._current.dropped)
+        return set(self._current.participants) - settled
+
+    def _drop(self, node: str, why: str, now: float) -> list[Action]:
+        if self.phase is not Phase.TRAINING or node not in self._pending():
+            return []
+        assert self._current is not None
+        self._current.dropped[node] = why
+        return self._maybe_close(now)
+
+    def _maybe_close(self, now: float) -> list[Action]:
+        current = self._current
+        if current is None or self._pending():
+            return []
+        current.closed_at = now
+        current.accepted = sorted(self._replies)
+        replies = [self._replies[n] for n in current.accepted]
+        if len(replies) < self.plan.min_nodes:
+            self.history.append(current)
+            self._current = None
+            drops = "; ".join(f"{n}: {why}" for n, why in sorted(current.dropped.items()))
+            return [RoundClosed(current)] + self._fail(
+                f"round {current.round} ended with {len(replies)} accepted update(s), fewer than "
+                f"min_nodes={self.plan.min_nodes} ({drops})"
+            )
+        self.global_params = self.strategy.aggregate(current.round, self.global_params, replies)
+        current.metrics = self.strategy.aggregate_metrics(replies)
+        self.history.append(current)
+        self._current = None
+        actions: list[Action] = [RoundClosed(current)]
+        if current.round >= self.plan.rounds:
+            self.phase = Phase.DONE
+            return actions + [StudyFinished(True, "")] + self._end_all(True, "")
+        return actions + self._start_round(now)
+
+    def _start_round(self, now: float) -> list[Action]:
+        participants = sorted(self.connected)
+        if len(participants) < self.plan.min_nodes:
+            return self._fail(
+                f"{len(participants)} node(s) connected, fewer than min_nodes={self.plan.min_nodes}"
+            )
+        number = len(self.history) + 1
+        self.phase = Phase.TRAINING
+        self._current = RoundRecord(round=number, participants=participants, started_at=now)
+        self._replies = {}
+        configs = self.strategy.configure_round(number, participants, self.plan.base_config)
+        return [
+            Send(node, TrainTask(self.plan.study_id, number, self.global_params, configs[node]))
+            for node in participants
+        ]
+
+    def _fail(self, reason: str) -> list[Action]:
+        self.phase = Phase.FAILED
+        self.reason = reason
+        return [StudyFinished(False, reason)] + self._end_all(False, reason)
+
+    def _end_all(self, ok: bool, reason: str) -> list[Action]:
+        return [Send(n, StudyEnd(self.plan.study_id, ok, reason)) for n in sorted(self.connected)]
+

@@ -1,0 +1,90 @@
+"""``medfed dispatcher``: the study's coordinating process.
+
+Progress is written as it happens (``rounds.jsonl``, one line per closed round) so a
+crash loses nothing already finished; the final model and summary follow at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from safetensors.numpy import save_file
+
+from medfed.core.config import load_study
+from medfed.dispatcher.service import DispatcherService, serve
+from medfed.errors import IdentityError
+from medfed.pki import load_kit
+from medfed.roles import Role
+from medfed.transport.server import ServerTLS
+
+log = logging.getLogger("medfed.dispatcher")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def run_dispatcher_process(
+    kit_dir: Path,
+    study_path: Path,
+    *,
+    out_dir: Path,
+    host: str | None = None,
+    port: int | None = None,
+    port_file: Path | None = None,
+    exit_when_done: bool = False,
+) -> bool:
+    """Serve the study until SIGTERM/SIGINT (or until it ends, with ``exit_when_done``)."""
+    study = load_study(study_path)
+    kit = load_kit(kit_dir)
+    if kit.role is not Role.DISPATCHER:
+        raise IdentityError(f"kit {kit_dir} is for role {kit.role.value}, not dispatcher")
+    if kit.study_id != study.study_id:
+        raise IdentityError(f"kit is for study {kit.study_id!r}, study file is {study.study_id!r}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rounds_log = (out_dir / "rounds.jsonl").open("a", encoding="utf-8")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+    def on_round(entry: dict[str, Any]) -> None:
+        rounds_log.write(json.dumps(entry) + "\n")
+        rounds_log.flush()
+        os.fsync(rounds_log.fileno())
+
+    service = DispatcherService(study, on_round=on_round)
+
+    def on_listening(bound: int) -> None:
+        if port_file is not None:
+            _write_atomic(port_file, str(bound).encode())
+
+    def watch_end() -> None:
+        service.runtime.finished.wait()
+        summary = service.runtime.summary()
+        save_file(service.runtime.coordinator.global_params, str(out_dir / "model.safetensors"))
+        _write_atomic(out_dir / "summary.json", json.dumps(summary, indent=1).encode())
+        if exit_when_done:
+            stop.set()
+
+    threading.Thread(target=watch_end, daemon=True).start()
+    tls = ServerTLS(kit.key_path.read_bytes(), kit.cert_path.read_bytes(), kit.ca_path.read_bytes())
+    try:
+        serve(
+            service,
+            tls,
+            host=host or study.dispatcher_host,
+            port=study.dispatcher_port if port is None else port,
+            stop=stop,
+            on_listening=on_listening,
+        )
+    finally:
+        rounds_log.close()
+    return bool(service.runtime.summary()["ok"])

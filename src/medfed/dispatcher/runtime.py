@@ -1,0 +1,150 @@
+"""Drives a :class:`Coordinator` for any transport: frames in, frames out, thread-safe.
+
+A transport calls ``join``/``leave``/``submit``/``tick`` and delivers whatever the
+``deliver`` callback hands it. The simulation and the gRPC service both use this,
+so the study logic is the same in one process and across real hospitals.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from medfed.core import serde
+from medfed.core.messages import Ack, NodeFailure, NodeUpdate, StudyEnd, TrainTask
+from medfed.dispatcher.coordinator import (
+    Action,
+    Coordinator,
+    Phase,
+    RoundClosed,
+    Send,
+    StudyFinished,
+)
+from medfed.dispatcher.traffic import TrafficMeter, totals
+from medfed.errors import MedfedError, ProtocolError
+
+log = logging.getLogger("medfed.dispatcher")
+
+Deliver = Callable[[str, bytes], None]
+
+
+class DispatcherRuntime:
+    def __init__(
+        self,
+        coordinator: Coordinator,
+        deliver: Deliver,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        on_round: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.coordinator = coordinator
+        self._deliver = deliver
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._on_round = on_round
+        self.traffic = TrafficMeter()
+        self.rounds: list[dict[str, Any]] = []
+        self.finished = threading.Event()
+        self.started_at = clock()
+
+    # ---- transport-facing events ----------------------------------------------------------
+    def join(self, node: str) -> None:
+        with self._lock:
+            log.info("node %s joined", node)
+            self._apply(self.coordinator.node_joined(node, now=self._clock()))
+
+    def leave(self, node: str) -> None:
+        with self._lock:
+            if node in self.coordinator.connected:
+                log.warning("node %s left", node)
+            self._apply(self.coordinator.node_left(node, now=self._clock()))
+
+    def submit(self, node: str, frame: bytes) -> bytes:
+        """Handle one frame from ``node``; returns the encoded acknowledgement."""
+        with self._lock:
+            now = self._clock()
+            try:
+                message = serde.decode(frame)
+            except ProtocolError as exc:
+                log.warning("malformed frame from %s: %s", node, exc)
+                return serde.encode(Ack(False, exc.code, str(exc)))
+            round_number = getattr(message, "round", None)
+            self.traffic.from_node(round_number, node, len(frame), now=now)
+            if getattr(message, "node", node) != node:
+                ack = Ack(False, ProtocolError.code, f"authenticated as {node}, message claims {message.node}")  # type: ignore[union-attr]
+            elif isinstance(message, NodeUpdate):
+                ack, actions = self.coordinator.update_received(message, now=now)
+                if not ack.accepted:
+                    log.warning("update from %s refused: %s", node, ack.message)
+                self._apply(actions)
+            elif isinstance(message, NodeFailure):
+                log.warning("node %s failed round %s: %s", node, message.round, message.message)
+                self._apply(self.coordinator.failure_received(message, now=now))
+                ack = Ack(True)
+            else:
+                ack = Ack(False, ProtocolError.code, f"{type(message).__name__} is not accepted from nodes")
+            reply = serde.encode(ack)
+            self.traffic.to_node(round_number, node, len(reply), now=now)
+            return reply
+
+    def tick(self) -> None:
+        with self._lock:
+            self._apply(self.coordinator.tick(now=self._clock()))
+
+    # ---- results --------------------------------------------------------------------------
+    @property
+    def phase(self) -> Phase:
+        return self.coordinator.phase
+
+    def summary(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "ok": self.coordinator.phase is Phase.DONE,
+                "reason": self.coordinator.reason,
+                "rounds": list(self.rounds),
+                "totals": totals(self.rounds),
+            }
+
+    # ---- internals ------------------------------------------------------------------------
+    def _apply(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Send):
+                frame = serde.encode(action.message)
+                number = action.message.round if isinstance(action.message, TrainTask) else None
+                self.traffic.to_node(number, action.node, len(frame), now=self._clock())
+                try:
+                    self._deliver(action.node, frame)
+                except MedfedError as exc:  # the node is gone; the coordinator learns via leave()
+                    log.warning("could not deliver to %s: %s", action.node, exc)
+            elif isinstance(action, RoundClosed):
+                self._record_round(action)
+            elif isinstance(action, StudyFinished):
+                if action.ok:
+                    log.info("study finished")
+                else:
+                    log.error("study failed: %s", action.reason)
+                self.finished.set()
+
+    def _record_round(self, closed: RoundClosed) -> None:
+        record = closed.record
+        entry = self.traffic.round_summary(record.round, record.seconds)
+        entry["participants"] = record.participants
+        entry["accepted"] = record.accepted
+        entry["dropped"] = record.dropped
+        entry["metrics"] = record.metrics
+        entry["train_seconds"] = record.train_seconds
+        self.rounds.append(entry)
+        log.info(
+            "round %d closed in %.2f s: %d accepted, %d dropped",
+            record.round, record.seconds, len(record.accepted), len(record.dropped),
+        )
+        if self._on_round is not None:
+            self._on_round(entry)
+
+
+def end_message(runtime: DispatcherRuntime) -> StudyEnd:
+    c = runtime.coordinator
+    return StudyEnd(c.plan.study_id, c.phase is Phase.DONE, c.reason)

@@ -1,0 +1,113 @@
+"""The dispatcher as a process: the runtime behind the mutual-TLS gRPC endpoint."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from medfed.core import serde
+from medfed.core.config import StudyConfig
+from medfed.core.messages import StudyResult
+from medfed.dispatcher.runtime import DispatcherRuntime
+from medfed.dispatcher.setup import new_coordinator
+from medfed.errors import StudyFailedError, TransportError
+from medfed.pki import PeerIdentity
+from medfed.transport.server import ServerTLS, start_server
+
+log = logging.getLogger("medfed.dispatcher")
+
+_END = b""  # sentinel on an outbox: close the stream
+
+
+class DispatcherService:
+    """Implements the transport's gateway: one outbox queue per connected node."""
+
+    def __init__(self, study: StudyConfig, *, on_round: Callable[[dict[str, Any]], None] | None = None):
+        self.study = study
+        self._outboxes: dict[str, tuple[int, queue.Queue[bytes]]] = {}
+        self._tokens = itertools.count()
+        self._lock = threading.Lock()
+        self.runtime = DispatcherRuntime(
+            new_coordinator(study, now=time.monotonic()), self._deliver, on_round=on_round
+        )
+
+    def _deliver(self, node: str, frame: bytes) -> None:
+        with self._lock:
+            entry = self._outboxes.get(node)
+        if entry is None:
+            raise TransportError(f"{node} is not connected")
+        entry[1].put(frame)
+        if serde.header_of(frame)["type"] == "study_end":
+            entry[1].put(_END)
+
+    def join(self, peer: PeerIdentity, is_active: Callable[[], bool]) -> Iterator[bytes]:
+        token = next(self._tokens)
+        outbox: queue.Queue[bytes] = queue.Queue()
+        with self._lock:
+            previous = self._outboxes.get(peer.name)
+            self._outboxes[peer.name] = (token, outbox)
+        if previous is not None:
+            previous[1].put(_END)  # a reconnect replaces the old stream
+        try:
+            self.runtime.join(peer.name)
+            while is_active():
+                try:
+                    frame = outbox.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                if not frame:
+                    return
+                yield frame
+        finally:
+            with self._lock:
+                current = self._outboxes.get(peer.name)
+                still_mine = current is not None and current[0] == token
+                if still_mine:
+                    del self._outboxes[peer.name]
+            if still_mine:
+                self.runtime.leave(peer.name)
+
+    def submit(self, peer: PeerIdentity, frame: bytes) -> bytes:
+        return self.runtime.submit(peer.name, frame)
+
+    def fetch_result(self, peer: PeerIdentity, wait_seconds: float) -> bytes:
+        if not self.runtime.finished.wait(timeout=max(wait_seconds, 0.0)):
+            raise StudyFailedError(f"study {self.study.study_id} has not finished yet")
+        summary = self.runtime.summary()
+        log.info("result released to %s (%s)", peer.name, peer.role.value)
+        return serde.encode(
+            StudyResult(
+                study_id=self.study.study_id,
+                ok=summary["ok"],
+                reason=summary["reason"],
+                params=self.runtime.coordinator.global_params,
+                summary=summary,
+            )
+        )
+
+
+def serve(
+    service: DispatcherService,
+    tls: ServerTLS,
+    *,
+    host: str,
+    port: int,
+    stop: threading.Event,
+    on_listening: Callable[[int], None] | None = None,
+) -> None:
+    """Serve the study until ``stop`` is set; timeouts are checked twice a second."""
+    study_id = service.study.study_id
+    server, bound = start_server(service, tls, study_id=study_id, host=host, port=port)
+    log.info("dispatcher for %s listening on %s:%d (mutual TLS)", study_id, host, bound)
+    if on_listening is not None:
+        on_listening(bound)
+    try:
+        while not stop.wait(0.5):
+            service.runtime.tick()
+    finally:
+        server.stop(grace=2).wait()

@@ -1,0 +1,59 @@
+"""From a study file to a ready coordinator: model shape, initial weights, plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medfed.aggregation import build_strategy
+from medfed.core.config import StudyConfig
+from medfed.core.messages import Arrays
+from medfed.data import dataset_info
+from medfed.dispatcher.coordinator import Coordinator, StudyPlan
+from medfed.models import build_model, model_arrays
+
+
+def training_config(study: StudyConfig) -> dict[str, Any]:
+    """What every node needs to build and train the model (no data, no secrets)."""
+    info = dataset_info(study.data.dataset)
+    t = study.training
+    return {
+        "model": t.model,
+        "in_channels": info.n_channels,
+        "n_classes": info.n_classes,
+        "dims": info.dims,
+        "image_size": study.data.size,
+        "epochs": t.local_epochs,
+        "batch_size": t.batch_size,
+        "optimizer": t.optimizer.value,
+        "lr": t.lr,
+        "proximal_mu": 0.0,
+        "seed": t.seed,
+    }
+
+
+def initial_params(study: StudyConfig) -> Arrays:
+    cfg = training_config(study)
+    model = build_model(
+        cfg["model"],
+        in_channels=cfg["in_channels"],
+        n_classes=cfg["n_classes"],
+        dims=cfg["dims"],
+        image_size=cfg["image_size"],
+        seed=study.training.seed,
+    )
+    return model_arrays(model)
+
+
+def new_coordinator(study: StudyConfig, *, now: float) -> Coordinator:
+    t = study.training
+    plan = StudyPlan(
+        study_id=study.study_id,
+        rounds=t.rounds,
+        expected_nodes=study.hospitals,
+        min_nodes=t.min_nodes,
+        base_config=training_config(study),
+        round_timeout=t.round_timeout,
+        join_timeout=t.join_timeout,
+    )
+    strategy = build_strategy(t.strategy.value, proximal_mu=t.proximal_mu)
+    return Coordinator(plan, strategy, initial_params(study), now=now)

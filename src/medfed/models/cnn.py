@@ -1,0 +1,68 @@
+"""Small convolutional networks for MedMNIST-sized images and volumes.
+
+BatchNorm is used on purpose: the deployment stage fuses Conv+BN, and FedAvg
+averages the running statistics along with the weights.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class SmallCNN2d(nn.Module):
+    """Two conv blocks and a small head; ~220k parameters at 28x28, 1 channel.
+
+    Input (N, C, H, W) float in [0, 1]; output logits (N, n_classes).
+    """
+
+    def __init__(self, in_channels: int, n_classes: int, image_size: int = 28) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 3, padding=1, bias=False),
+            nn.BatchNorm2d(32),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1, bias=False),
+            nn.BatchNorm2d(64),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+        )
+        # Larger inputs are pooled to the 28px grid so the head size stays fixed.
+        self.pool = nn.AdaptiveAvgPool2d(7)
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(64 * 7 * 7, 64),
+            nn.ReLU(inplace=True),
+            nn.Linear(64, n_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(self.features(x)))
+
+
+class SmallCNN3d(nn.Module):
+    """3D counterpart for volumes (N, 1, D, H, W), e.g. AdrenalMNIST3D."""
+
+    def __init__(self, in_channels: int, n_classes: int, image_size: int = 28) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv3d(in_channels, 16, 3, padding=1, bias=False),
+            nn.BatchNorm3d(16),
+            nn.ReLU(inplace=True),
+            nn.MaxPool3d(2),
+            nn.Conv3d(16, 32, 3, padding=1, bias=False),
+            nn.BatchNorm3d(32),
+            nn.ReLU(inplace=True),
+            nn.MaxPool3d(2),
+        )
+        self.pool = nn.AdaptiveAvgPool3d(4)
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(32 * 4 * 4 * 4, 64),
+            nn.ReLU(inplace=True),
+            nn.Linear(64, n_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(self.features(x)))

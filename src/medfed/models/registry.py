@@ -1,0 +1,39 @@
+"""Build a model by name; the name travels in the study file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from medfed.errors import ModelError
+from medfed.models.cnn import SmallCNN2d, SmallCNN3d
+
+_BUILDERS: dict[str, tuple[Callable[[int, int, int], nn.Module], int]] = {
+    "cnn2d": (SmallCNN2d, 2),
+    "cnn3d": (SmallCNN3d, 3),
+}
+MODEL_NAMES = tuple(sorted(_BUILDERS))
+
+
+def build_model(
+    name: str, *, in_channels: int, n_classes: int, dims: int, image_size: int = 28, seed: int = 0
+) -> nn.Module:
+    """A freshly initialised model; the same seed gives the same weights everywhere."""
+    if name not in _BUILDERS:
+        raise ModelError(f"unknown model {name!r}; available: {', '.join(MODEL_NAMES)}")
+    builder, model_dims = _BUILDERS[name]
+    if model_dims != dims:
+        raise ModelError(
+            f"model {name!r} takes {model_dims}D inputs but the dataset is {dims}D; "
+            f"use {'cnn3d' if dims == 3 else 'cnn2d'}"
+        )
+    if n_classes < 2:
+        raise ModelError(f"a classifier needs at least 2 classes, got {n_classes}")
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        return builder(in_channels, n_classes, image_size)
+    finally:
+        torch.random.set_rng_state(generator_state)

@@ -1,0 +1,1 @@
+"""A hospital node: trains on local data, sends back parameters, connects outbound only."""

@@ -1,0 +1,55 @@
+"""``medfed node``: a hospital's process. Connects out to the dispatcher, never listens."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from medfed.data import load_local_dataset
+from medfed.errors import IdentityError
+from medfed.node.runner import run_node
+from medfed.node.worker import NodeWorker
+from medfed.pki import load_kit
+from medfed.roles import Role
+from medfed.training import resolve_device
+from medfed.transport.client import ClientTLS, DispatcherClient
+
+log = logging.getLogger("medfed.node")
+
+
+def run_node_process(
+    kit_dir: Path,
+    data_path: Path,
+    *,
+    dispatcher: str | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    connect_timeout: float = 30.0,
+) -> bool:
+    """Take part in the study named by the kit; returns whether the study ended well."""
+    kit = load_kit(kit_dir)
+    if kit.role is not Role.DATA:
+        raise IdentityError(f"kit {kit_dir} is for role {kit.role.value}; a node needs a 'data' kit")
+    if threads:
+        torch.set_num_threads(threads)
+    dataset = load_local_dataset(data_path)
+    worker = NodeWorker(kit.name, dataset, device=resolve_device(device))
+    target = dispatcher or f"{kit.dispatcher_host}:{kit.dispatcher_port}"
+    tls = ClientTLS(
+        key_pem=kit.key_path.read_bytes(),
+        cert_pem=kit.cert_path.read_bytes(),
+        ca_pem=kit.ca_path.read_bytes(),
+    )
+    log.info("%s connecting to %s with %d training images", kit.name, target, len(dataset.train.labels))
+    client = DispatcherClient(target, tls, connect_timeout=connect_timeout)
+    try:
+        end = run_node(worker, client)
+    finally:
+        client.close()
+    if end.ok:
+        log.info("%s: study %s finished", kit.name, end.study_id)
+    else:
+        log.error("%s: study %s failed: %s", kit.name, end.study_id, end.reason)
+    return end.ok

@@ -1,0 +1,114 @@
+"""The node's work for one task, independent of how the task arrived.
+
+Only parameters and the declared aggregate metrics leave this module; images and
+labels stay in the worker's memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from medfed.core.messages import NodeUpdate, TrainTask
+from medfed.data import LocalDataset, images_to_float
+from medfed.errors import ConfigError, DataError, ModelError
+from medfed.evaluation import classification_metrics
+from medfed.models import build_model, load_arrays, model_arrays
+from medfed.training import LocalTrainConfig, as_tensors, derive_seed, predict_proba, train_local
+
+log = logging.getLogger("medfed.node")
+
+
+class NodeWorker:
+    """Trains the global model of each round on this hospital's data."""
+
+    def __init__(self, name: str, dataset: LocalDataset, *, device: torch.device) -> None:
+        self.name = name
+        self.dataset = dataset
+        self.device = device
+        self._model: nn.Module | None = None
+        self._model_key: tuple[Any, ...] | None = None
+        self._train = as_tensors(
+            images_to_float(dataset.train.images, dims=dataset.dims), dataset.train.labels, device
+        )
+        self._val = (
+            as_tensors(images_to_float(dataset.val.images, dims=dataset.dims), dataset.val.labels, device)
+            if len(dataset.val.labels)
+            else None
+        )
+
+    def _model_for(self, config: dict[str, Any]) -> nn.Module:
+        if config.get("n_classes") != self.dataset.n_classes:
+            raise DataError(
+                f"the study expects {config.get('n_classes')} classes; "
+                f"{self.name}'s dataset has {self.dataset.n_classes}"
+            )
+        if config.get("dims") != self.dataset.dims:
+            raise DataError(
+                f"the study expects {config.get('dims')}D images; {self.name}'s dataset is {self.dataset.dims}D"
+            )
+        key = (config["model"], config["in_channels"], config["n_classes"], config["dims"])
+        if self._model is None or key != self._model_key:
+            self._model = build_model(
+                config["model"],
+                in_channels=config["in_channels"],
+                n_classes=config["n_classes"],
+                dims=config["dims"],
+                image_size=config.get("image_size", 28),
+            ).to(self.device)
+            self._model_key = key
+        return self._model
+
+    def handle(self, task: TrainTask) -> NodeUpdate:
+        """Train on the task's parameters; raises a MedfedError the caller reports upstream."""
+        config = dict(task.config)
+        try:
+            cfg = LocalTrainConfig(
+                epochs=int(config["epochs"]),
+                batch_size=int(config["batch_size"]),
+                optimizer=str(config["optimizer"]),
+                lr=float(config["lr"]),
+                proximal_mu=float(config.get("proximal_mu", 0.0)),
+                seed=int(config["seed"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"task configuration is incomplete or malformed: {exc}") from None
+        model = self._model_for(config)
+        load_arrays(model, task.params)
+        images, labels = self._train
+        stats = train_local(
+            model, images, labels, cfg, shuffle_seed=derive_seed(cfg.seed, task.round, self.name)
+        )
+        if not math.isfinite(stats.loss):
+            raise ModelError(f"training diverged at {self.name} (loss {stats.loss}); lower the lr")
+        metrics = {"train_loss": stats.loss, "train_accuracy": stats.accuracy}
+        metrics.update(self._validate(model))
+        log.info("%s round %d: loss %.4f in %.2f s", self.name, task.round, stats.loss, stats.seconds)
+        return NodeUpdate(
+            study_id=task.study_id,
+            round=task.round,
+            node=self.name,
+            params=model_arrays(model),
+            num_samples=stats.num_samples,
+            train_seconds=stats.seconds,
+            metrics=metrics,
+        )
+
+    def _validate(self, model: nn.Module) -> dict[str, float]:
+        """Aggregate validation metrics of the trained model on the local validation split."""
+        if self._val is None:
+            return {}
+        images, labels = self._val
+        proba = predict_proba(model, images)
+        result = classification_metrics(labels.cpu().numpy(), proba)
+        loss = float(nn.functional.nll_loss(torch.log(torch.from_numpy(proba).clamp_min(1e-12)), labels.cpu()))
+        return {
+            "val_loss": loss,
+            "val_auc": result.auc,
+            "val_accuracy": result.accuracy,
+            "n_val": float(len(labels)),
+        }

@@ -1,0 +1,203 @@
+"""A throw-away deployment on loopback: the dispatcher and each hospital as its own OS process.
+
+The processes talk gRPC over mutual TLS exactly as they would across hospitals;
+the result party fetches the final model with its own certificate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from medfed.core import serde
+from medfed.core.config import StudyConfig
+from medfed.core.messages import StudyResult
+from medfed.errors import MedfedError, StudyFailedError
+from medfed.pki import load_kit
+from medfed.roles import Role
+from medfed.simulation import StudyOutcome
+from medfed.transport.client import ClientTLS, DispatcherClient
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How to start the parties of one run."""
+
+    study_path: Path
+    kits_dir: Path
+    data_paths: Mapping[str, Path]
+    work_dir: Path
+    device: str = "auto"
+    node_threads: int = 1
+    timeout: float = 1800.0
+
+
+def _spawn(args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("ab")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "medfed", *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+class Deployment:
+    """Starts, watches and stops the processes of one run."""
+
+    def __init__(self, study: StudyConfig, launch: Launch) -> None:
+        self.study = study
+        self.launch = launch
+        self.logs = launch.work_dir / "logs"
+        self.dispatcher: subprocess.Popen[bytes] | None = None
+        self.nodes: dict[str, subprocess.Popen[bytes]] = {}
+        self.port: int | None = None
+
+    def start_dispatcher(self) -> int:
+        port_file = self.launch.work_dir / "dispatcher.port"
+        port_file.unlink(missing_ok=True)
+        dispatcher = self.study.by_role(Role.DISPATCHER)[0].name
+        self.dispatcher = _spawn(
+            [
+                "dispatcher",
+                "--kit", str(self.launch.kits_dir / dispatcher),
+                "--study", str(self.launch.study_path),
+                "--port", "0",
+                "--port-file", str(port_file),
+                "--out", str(self.launch.work_dir / "dispatcher"),
+            ],
+            self.logs / "dispatcher.log",
+        )
+        deadline = time.monotonic() + 60
+        while not port_file.exists():
+            if self.dispatcher.poll() is not None or time.monotonic() > deadline:
+                raise StudyFailedError(
+                    "the dispatcher did not start:\n" + _tail(self.logs / "dispatcher.log")
+                )
+            time.sleep(0.05)
+        self.port = int(port_file.read_text())
+        return self.port
+
+    def start_node(self, name: str, *, kit_dir: Path | None = None, extra: list[str] | None = None) -> subprocess.Popen[bytes]:
+        assert self.port is not None, "start the dispatcher first"
+        proc = _spawn(
+            [
+                "node",
+                "--kit", str(kit_dir or self.launch.kits_dir / name),
+                "--data", str(self.launch.data_paths[name]),
+                "--dispatcher", f"127.0.0.1:{self.port}",
+                "--device", self.launch.device,
+                "--threads", str(self.launch.node_threads),
+                *(extra or []),
+            ],
+            self.logs / f"{name}.log",
+        )
+        self.nodes[name] = proc
+        return proc
+
+    def result_client(self) -> DispatcherClient:
+        result_party = self.study.by_role(Role.RESULT) or self.study.by_role(Role.INITIATOR)
+        if not result_party:
+            raise StudyFailedError("the study names no result party to receive the model")
+        kit = load_kit(self.launch.kits_dir / result_party[0].name)
+        tls = ClientTLS(kit.key_path.read_bytes(), kit.cert_path.read_bytes(), kit.ca_path.read_bytes())
+        return DispatcherClient(f"127.0.0.1:{self.port}", tls)
+
+    def wait_for_result(self, on_round: Callable[[dict[str, Any]], None] | None = None) -> StudyResult:
+        """Block until the study ends, reporting each round as the dispatcher logs it."""
+        box: dict[str, Any] = {}
+
+        def fetch() -> None:
+            client = self.result_client()
+            try:
+                box["frame"] = client.fetch_result(self.launch.timeout)
+            except MedfedError as exc:
+                box["error"] = exc
+            finally:
+                client.close()
+
+        fetcher = threading.Thread(target=fetch, daemon=True)
+        fetcher.start()
+        rounds_path = self.launch.work_dir / "dispatcher" / "rounds.jsonl"
+        seen = 0
+        while fetcher.is_alive():
+            fetcher.join(0.2)
+            seen = _replay_rounds(rounds_path, seen, on_round)
+            if self.dispatcher is not None and self.dispatcher.poll() is not None:
+                raise StudyFailedError("the dispatcher exited:\n" + _tail(self.logs / "dispatcher.log"))
+        _replay_rounds(rounds_path, seen, on_round)
+        if "error" in box:
+            raise box["error"]
+        result = serde.decode(box["frame"])
+        assert isinstance(result, StudyResult)
+        return result
+
+    def stop(self) -> None:
+        """Nodes end on their own after StudyEnd; the dispatcher is a service and is told to stop."""
+        for proc in self.nodes.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if self.dispatcher is not None and self.dispatcher.poll() is None:
+            self.dispatcher.send_signal(signal.SIGTERM)
+            try:
+                self.dispatcher.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.dispatcher.kill()
+
+    def kill_all(self) -> None:
+        for proc in [*self.nodes.values(), self.dispatcher]:
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def _replay_rounds(path: Path, seen: int, on_round: Callable[[dict[str, Any]], None] | None) -> int:
+    if not path.exists():
+        return seen
+    lines = path.read_text().splitlines()
+    for line in lines[seen:]:
+        if on_round is not None and line.strip():
+            on_round(json.loads(line))
+    return len(lines)
+
+
+def run_processes(
+    study: StudyConfig, launch: Launch, *, on_round: Callable[[dict[str, Any]], None] | None = None
+) -> StudyOutcome:
+    """Run the whole study as separate processes; raises StudyFailedError with the reason."""
+    start = time.perf_counter()
+    deployment = Deployment(study, launch)
+    try:
+        deployment.start_dispatcher()
+        for name in study.hospitals:
+            deployment.start_node(name)
+        result = deployment.wait_for_result(on_round)
+        deployment.stop()
+    except BaseException:
+        deployment.kill_all()
+        raise
+    if not result.ok:
+        raise StudyFailedError(result.reason)
+    return StudyOutcome(result.params, result.summary, time.perf_counter() - start)

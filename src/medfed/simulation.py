@@ -1,0 +1,69 @@
+"""The same study in one process: the dispatcher runtime and node workers, in-memory transport.
+
+Frames are still encoded and decoded, so the byte counts and the code paths are
+those of a real deployment; only the sockets are missing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from medfed.core.config import StudyConfig
+from medfed.core.messages import Arrays, StudyEnd
+from medfed.data import LocalDataset
+from medfed.dispatcher.runtime import DispatcherRuntime
+from medfed.dispatcher.setup import new_coordinator
+from medfed.errors import StudyFailedError
+from medfed.node.runner import respond
+from medfed.node.worker import NodeWorker
+
+
+@dataclass(frozen=True)
+class StudyOutcome:
+    params: Arrays
+    summary: dict[str, Any]
+    wall_seconds: float
+
+
+def simulate(
+    study: StudyConfig,
+    datasets: Mapping[str, LocalDataset],
+    *,
+    device: torch.device,
+    on_round: Callable[[dict[str, Any]], None] | None = None,
+) -> StudyOutcome:
+    """Run every round with nodes taking turns in this process; raises if the study fails."""
+    missing = sorted(set(study.hospitals) - set(datasets))
+    if missing:
+        raise StudyFailedError(f"no dataset given for hospital(s): {', '.join(missing)}")
+    start = time.perf_counter()
+    outboxes: dict[str, deque[bytes]] = {name: deque() for name in study.hospitals}
+    runtime = DispatcherRuntime(
+        new_coordinator(study, now=time.monotonic()),
+        lambda node, frame: outboxes[node].append(frame),
+        on_round=on_round,
+    )
+    workers = {name: NodeWorker(name, datasets[name], device=device) for name in study.hospitals}
+    for name in study.hospitals:
+        runtime.join(name)
+    while not runtime.finished.is_set():
+        progressed = False
+        for name in study.hospitals:
+            while outboxes[name]:
+                progressed = True
+                reply = respond(workers[name], outboxes[name].popleft())
+                if not isinstance(reply, StudyEnd):
+                    runtime.submit(name, reply)
+        if not progressed:
+            runtime.tick()
+            time.sleep(0.01)
+    summary = runtime.summary()
+    if not summary["ok"]:
+        raise StudyFailedError(summary["reason"])
+    return StudyOutcome(runtime.coordinator.global_params, summary, time.perf_counter() - start)

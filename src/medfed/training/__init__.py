@@ -1,0 +1,15 @@
+"""Local training and inference loops, shared by nodes, simulation and the central baseline."""
+
+from medfed.training.device import resolve_device
+from medfed.training.local import LocalTrainConfig, TrainStats, as_tensors, derive_seed, train_local
+from medfed.training.predict import predict_proba
+
+__all__ = [
+    "LocalTrainConfig",
+    "TrainStats",
+    "as_tensors",
+    "derive_seed",
+    "predict_proba",
+    "resolve_device",
+    "train_local",
+]

@@ -1,0 +1,1 @@
+"""Moving frames between parties: gRPC over mutual TLS, and an in-memory twin."""
