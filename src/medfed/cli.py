@@ -123,7 +123,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        # demo/simulate show a progress display; services log every event.
+        level=logging.DEBUG
+        if args.verbose
+        else (logging.WARNING if args.command in ("demo", "simulate") else logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

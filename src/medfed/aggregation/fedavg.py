@@ -27,7 +27,7 @@ def weighted_average(arrays: Sequence[Arrays], weights: Sequence[float]) -> Arra
                 acc += item[key].astype(np.float64) * (weight / total)
             result[key] = acc.astype(first.dtype)
         else:
-            result[key] = np.max(np.stack([item[key] for item in arrays]), axis=0)
+            result[key] = np.asarray(np.max(np.stack([item[key] for item in arrays]), axis=0))
     return result
 
 

@@ -75,10 +75,16 @@ def _problems(item: pytest.Item, known: set[str]) -> list[str]:
             if not isinstance(clause_id, str):
                 problems.append(f"{item.nodeid}: clause ID {clause_id!r} is not a string")
             elif clause_id not in known:
-                close = difflib.get_close_matches(clause_id, known, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = _suggestion(clause_id, known)
                 problems.append(f"{item.nodeid}: unknown clause ID {clause_id!r}{hint}")
     return problems
+
+
+def _suggestion(clause_id: str, known: set[str]) -> str:
+    """A ' (did you mean ...?)' hint: a case-only slip first, else the closest spelling."""
+    same_but_case = [k for k in sorted(known) if k.lower() == clause_id.lower()]
+    close = same_but_case or difflib.get_close_matches(clause_id, sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @pytest.hookimpl(wrapper=True)

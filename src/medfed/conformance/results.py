@@ -63,8 +63,7 @@ def summarise(
     Raises ``ConfigError`` if a result names an ID that is not in ``clauses``.
     """
     table: dict[str, dict[str, Any]] = {
-        c.id: {"tests": 0, "passed": 0, "failed": 0, "skipped": 0, "test_ids": []}
-        for c in clauses
+        c.id: {"tests": 0, "passed": 0, "failed": 0, "skipped": 0, "test_ids": []} for c in clauses
     }
     for test_id, (ids, outcome) in sorted(results.items()):
         for clause_id in dict.fromkeys(ids):  # a repeated ID counts once per test

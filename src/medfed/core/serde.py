@@ -43,7 +43,9 @@ _NAMES = {cls: name for name, cls in _TYPES.items()}
 
 
 def encode_arrays(arrays: Arrays) -> bytes:
-    return st_save({k: np.ascontiguousarray(v) for k, v in arrays.items()})
+    # np.ascontiguousarray would turn 0-d arrays (BatchNorm counters) into shape (1,).
+    items = {k: np.asarray(v) for k, v in arrays.items()}
+    return st_save({k: v if v.flags.c_contiguous else v.copy(order="C") for k, v in items.items()})
 
 
 def decode_arrays(blob: bytes) -> Arrays:

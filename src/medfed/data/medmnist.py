@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import enum
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from medfed.data._fetch import check_md5, download_verified, file_md5
+from medfed.data._npz import read_npz
 from medfed.errors import DataError, DataIntegrityError, DataUnavailableError
 
 _URL_BASE = "https://zenodo.org/records/10519652/files"
 _KEYS = ("train_images", "train_labels", "val_images", "val_labels", "test_images", "test_labels")
 
 
-class Task(str, enum.Enum):
+class Task(enum.StrEnum):
     BINARY = "binary"
     MULTICLASS = "multiclass"
 
@@ -47,8 +47,19 @@ class DatasetInfo:
         return tuple(sorted(size for flag, size in _MD5 if flag == self.flag))
 
 
-_ORGANS_2D = ("bladder", "femur-left", "femur-right", "heart", "kidney-left", "kidney-right",
-              "liver", "lung-left", "lung-right", "pancreas", "spleen")  # fmt: skip
+_ORGANS_2D = (
+    "bladder",
+    "femur-left",
+    "femur-right",
+    "heart",
+    "kidney-left",
+    "kidney-right",
+    "liver",
+    "lung-left",
+    "lung-right",
+    "pancreas",
+    "spleen",
+)
 
 
 def _info(flag: str, n_channels: int, labels: tuple[str, ...], dims: int = 2) -> DatasetInfo:
@@ -60,34 +71,94 @@ def _info(flag: str, n_channels: int, labels: tuple[str, ...], dims: int = 2) ->
 _INFO: dict[str, DatasetInfo] = {
     i.flag: i
     for i in (
-        _info("pathmnist", 3, ("adipose", "background", "debris", "lymphocytes", "mucus",
-                               "smooth muscle", "normal colon mucosa", "cancer-associated stroma",
-                               "colorectal adenocarcinoma epithelium")),  # fmt: skip
-        _info("dermamnist", 3, ("actinic keratoses and intraepithelial carcinoma",
-                                "basal cell carcinoma", "benign keratosis-like lesions",
-                                "dermatofibroma", "melanoma", "melanocytic nevi",
-                                "vascular lesions")),  # fmt: skip
-        _info("octmnist", 1, ("choroidal neovascularization", "diabetic macular edema", "drusen",
-                              "normal")),  # fmt: skip
+        _info(
+            "pathmnist",
+            3,
+            (
+                "adipose",
+                "background",
+                "debris",
+                "lymphocytes",
+                "mucus",
+                "smooth muscle",
+                "normal colon mucosa",
+                "cancer-associated stroma",
+                "colorectal adenocarcinoma epithelium",
+            ),
+        ),
+        _info(
+            "dermamnist",
+            3,
+            (
+                "actinic keratoses and intraepithelial carcinoma",
+                "basal cell carcinoma",
+                "benign keratosis-like lesions",
+                "dermatofibroma",
+                "melanoma",
+                "melanocytic nevi",
+                "vascular lesions",
+            ),
+        ),
+        _info(
+            "octmnist",
+            1,
+            ("choroidal neovascularization", "diabetic macular edema", "drusen", "normal"),
+        ),
         _info("pneumoniamnist", 1, ("normal", "pneumonia")),
         # RetinaMNIST is ordinal (diabetic retinopathy grade); treated as 5 plain classes.
         _info("retinamnist", 3, ("grade 0", "grade 1", "grade 2", "grade 3", "grade 4")),
         _info("breastmnist", 1, ("malignant", "normal, benign")),
-        _info("bloodmnist", 3, ("basophil", "eosinophil", "erythroblast",
-                                "immature granulocytes (myelocytes, metamyelocytes, promyelocytes)",
-                                "lymphocyte", "monocyte", "neutrophil", "platelet")),  # fmt: skip
-        _info("tissuemnist", 1, ("collecting duct, connecting tubule", "distal convoluted tubule",
-                                 "glomerular endothelial cells", "interstitial endothelial cells",
-                                 "leukocytes", "podocytes", "proximal tubule segments",
-                                 "thick ascending limb")),  # fmt: skip
+        _info(
+            "bloodmnist",
+            3,
+            (
+                "basophil",
+                "eosinophil",
+                "erythroblast",
+                "immature granulocytes (myelocytes, metamyelocytes, promyelocytes)",
+                "lymphocyte",
+                "monocyte",
+                "neutrophil",
+                "platelet",
+            ),
+        ),
+        _info(
+            "tissuemnist",
+            1,
+            (
+                "collecting duct, connecting tubule",
+                "distal convoluted tubule",
+                "glomerular endothelial cells",
+                "interstitial endothelial cells",
+                "leukocytes",
+                "podocytes",
+                "proximal tubule segments",
+                "thick ascending limb",
+            ),
+        ),
         _info("organamnist", 1, _ORGANS_2D),
         _info("organcmnist", 1, _ORGANS_2D),
         _info("organsmnist", 1, _ORGANS_2D),
         _info("adrenalmnist3d", 1, ("normal", "hyperplasia"), dims=3),
         _info("nodulemnist3d", 1, ("benign", "malignant"), dims=3),
-        _info("organmnist3d", 1, ("liver", "kidney-right", "kidney-left", "femur-right",
-                                  "femur-left", "bladder", "heart", "lung-right", "lung-left",
-                                  "spleen", "pancreas"), dims=3),  # fmt: skip
+        _info(
+            "organmnist3d",
+            1,
+            (
+                "liver",
+                "kidney-right",
+                "kidney-left",
+                "femur-right",
+                "femur-left",
+                "bladder",
+                "heart",
+                "lung-right",
+                "lung-left",
+                "spleen",
+                "pancreas",
+            ),
+            dims=3,
+        ),
         _info("vesselmnist3d", 1, ("vessel", "aneurysm"), dims=3),
     )
 }
@@ -198,14 +269,7 @@ class MedMNIST:
 
 
 def _read_npz(path: Path, info: DatasetInfo, size: int) -> tuple[Split, Split, Split]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            missing = [k for k in _KEYS if k not in npz.files]
-            if missing:
-                raise DataIntegrityError(f"{path} lacks the keys {', '.join(missing)}")
-            arrays = {k: npz[k] for k in _KEYS}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataIntegrityError(f"{path} is not a readable .npz file: {exc}") from None
+    arrays = read_npz(path, _KEYS)
     shape = image_shape(info, size)
     splits = []
     for name in ("train", "val", "test"):
@@ -215,14 +279,12 @@ def _read_npz(path: Path, info: DatasetInfo, size: int) -> tuple[Split, Split, S
                 f"{path}: {name}_images are {images.dtype} {images.shape}, expected uint8 (N, "
                 f"{', '.join(map(str, shape))}) for {info.flag} at size {size}"
             )
-        # The official files store labels as (N, 1); medfed uses flat (N,) class indices.
-        labels = labels.reshape(len(labels), -1)
         if labels.shape != (len(images), 1):
             raise DataIntegrityError(
-                f"{path}: {name}_labels have shape {arrays[f'{name}_labels'].shape}, "
-                f"expected ({len(images)}, 1)"
+                f"{path}: {name}_labels have shape {labels.shape}, expected ({len(images)}, 1)"
             )
-        splits.append(Split(images, labels[:, 0].astype(np.int64)))
+        # The official files store labels as (N, 1); medfed uses flat (N,) class indices.
+        splits.append(Split(images, labels.reshape(-1).astype(np.int64)))
     return splits[0], splits[1], splits[2]
 
 
@@ -305,11 +367,12 @@ def images_to_float(images: np.ndarray, *, dims: int) -> np.ndarray:
     """
     if images.dtype != np.uint8:
         raise DataError(f"images must be uint8, not {images.dtype}")
-    if dims == 2 and images.ndim == 3 or dims == 3 and images.ndim == 4:
+    if (dims, images.ndim) in ((2, 3), (3, 4)):
         out = images[:, None]
     elif dims == 2 and images.ndim == 4:
         out = images.transpose(0, 3, 1, 2)
     else:
         raise DataError(f"cannot read images of shape {images.shape} as {dims}D images")
-    # One pass: the multiply allocates the contiguous float copy the model wants.
-    return np.multiply(out, np.float32(1 / 255), dtype=np.float32, order="C")
+    # Divide rather than multiply by 1/255 so 255 maps to exactly 1.0; order="C" makes
+    # the one copy contiguous, which torch.from_numpy and the model want.
+    return np.divide(out, np.float32(255), dtype=np.float32, order="C")

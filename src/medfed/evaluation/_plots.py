@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from medfed.evaluation._format import human_bytes
 
@@ -116,6 +116,8 @@ def rounds_svg(
         [("val AUC", val_auc, "#2ca02c"), ("val accuracy", val_accuracy, "#9467bd")],
     )
     val_ax.set(xlabel="Round", ylabel="Validation score")
+    for ax in (loss_ax, val_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # rounds are whole numbers
     fig.tight_layout()
     return _svg(fig, "rounds")
 

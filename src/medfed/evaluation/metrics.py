@@ -202,16 +202,16 @@ def _validate(y_true: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.nda
         rows = np.flatnonzero(bad.any(axis=1))
         if rows.size:
             problems.append(f"proba holds {name} in {rows.size} of {n} rows (first: row {rows[0]})")
-    y = _integer_labels(y, problems)
-    if y is not None and k >= 2:
-        outside = np.unique(y[(y < 0) | (y >= k)])
+    labels = _integer_labels(y, problems)
+    if labels is not None and k >= 2:
+        outside = np.unique(labels[(labels < 0) | (labels >= k)])
         if outside.size:
             shown = ", ".join(str(v) for v in outside[:10].tolist())
             problems.append(f"labels must lie in [0, {k}) for K={k} classes; found {shown}")
     if problems:
         raise DataError("; ".join(problems))
-    assert y is not None  # problems would have been raised otherwise
-    return y, p
+    assert labels is not None  # a problem would have been recorded otherwise
+    return labels, p
 
 
 def _integer_labels(y: np.ndarray, problems: list[str]) -> np.ndarray | None:
@@ -226,4 +226,3 @@ def _integer_labels(y: np.ndarray, problems: list[str]) -> np.ndarray | None:
         return y.astype(np.int64)
     problems.append(f"y_true must hold integer class labels, got dtype {y.dtype}")
     return None
-

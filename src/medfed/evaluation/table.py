@@ -14,6 +14,11 @@ from medfed.evaluation import _format
 # (key in results, label shown); the order is the order of the table.
 METRICS: tuple[tuple[str, str], ...] = (("auc", "AUC"), ("ks", "KS"), ("accuracy", "Accuracy"))
 
+# Pass/fail bars. The standard accepts |Δ| up to 0.05 on each metric (clause 5.5.2-2);
+# the project's own, stricter targets are |ΔAUC| < 0.02 and |ΔKS| < 0.05.
+STANDARD_BAR = 0.05
+TARGETS: dict[str, float] = {"auc": 0.02, "ks": 0.05}
+
 
 def comparison_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """Rows ``(metric, federated, centralized, |Δ|)``; missing figures show as a dash."""
@@ -42,7 +47,7 @@ def comparison_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 def metric_delta(results: dict[str, Any], key: str) -> float | None:
     """|federated - centralized| for ``key``: recorded value first, else computed; ``None``
-    when neither model has the figure."""
+    when neither is available."""
     recorded = _format.number(_section(results, "delta").get(key))
     if recorded is not None:
         return abs(recorded)
@@ -53,26 +58,17 @@ def metric_delta(results: dict[str, Any], key: str) -> float | None:
     return abs(fed - cen)
 
 
-
-# Pass/fail bars. The standard accepts |Δ| up to 0.05 on each metric (clause 5.5.2-2);
-# the project's own, stricter targets are |ΔAUC| < 0.02 and |ΔKS| < 0.05.
-STANDARD_BAR = 0.05
-TARGETS: dict[str, float] = {"auc": 0.02, "ks": 0.05}
-
-
 def meets_standard(delta: float | None) -> bool | None:
     """|Δ| <= the standard's bar; ``None`` when |Δ| is missing or undefined."""
-    if not _format.is_real(delta):
+    if delta is None or not _format.is_real(delta):
         return None
-    assert delta is not None
     return delta <= STANDARD_BAR
 
 
 def meets_target(key: str, delta: float | None) -> bool | None:
     """|Δ| < the project's target for ``key``; ``None`` when there is no target or no |Δ|."""
-    if key not in TARGETS or not _format.is_real(delta):
+    if key not in TARGETS or delta is None or not _format.is_real(delta):
         return None
-    assert delta is not None
     return delta < TARGETS[key]
 
 

@@ -11,7 +11,10 @@ from torch import nn
 
 
 class SmallCNN2d(nn.Module):
-    """Two conv blocks and a small head; ~220k parameters at 28x28, 1 channel.
+    """Two conv blocks and a small head; ~206k parameters at 28x28, 1 channel.
+
+    Narrow convolutions keep a CPU epoch over PneumoniaMNIST to about a second;
+    most parameters sit in the first dense layer.
 
     Input (N, C, H, W) float in [0, 1]; output logits (N, n_classes).
     """
@@ -19,12 +22,12 @@ class SmallCNN2d(nn.Module):
     def __init__(self, in_channels: int, n_classes: int, image_size: int = 28) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 3, padding=1, bias=False),
-            nn.BatchNorm2d(32),
+            nn.Conv2d(in_channels, 16, 3, padding=1, bias=False),
+            nn.BatchNorm2d(16),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1, bias=False),
-            nn.BatchNorm2d(64),
+            nn.Conv2d(16, 32, 3, padding=1, bias=False),
+            nn.BatchNorm2d(32),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(2),
         )
@@ -32,9 +35,9 @@ class SmallCNN2d(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(7)
         self.head = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(64 * 7 * 7, 64),
+            nn.Linear(32 * 7 * 7, 128),
             nn.ReLU(inplace=True),
-            nn.Linear(64, n_classes),
+            nn.Linear(128, n_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -51,6 +51,25 @@ def _private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
+def _key_usage(*allowed: str) -> x509.KeyUsage:
+    """A KeyUsage with only the named bits set (the constructor wants all nine)."""
+    bits = (
+        "digital_signature",
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+        "key_cert_sign",
+        "crl_sign",
+        "encipher_only",
+        "decipher_only",
+    )
+    unknown = set(allowed) - set(bits)
+    if unknown:  # a typo would otherwise silently clear the bit
+        raise ValueError(f"unknown KeyUsage bits: {sorted(unknown)}")
+    return x509.KeyUsage(**{bit: bit in allowed for bit in bits})
+
+
 def _host_entry(host: str) -> x509.GeneralName:
     try:
         return x509.IPAddress(ipaddress.ip_address(host))
@@ -93,17 +112,7 @@ class CertificateAuthority:
             # path_length=0: this CA signs parties only, never another CA.
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
-                x509.KeyUsage(
-                    digital_signature=False,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
+                _key_usage("key_cert_sign", "crl_sign"),
                 critical=True,
             )
             .add_extension(ski, critical=False)
@@ -173,17 +182,7 @@ class CertificateAuthority:
             .not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
+                _key_usage("digital_signature"),
                 critical=True,
             )
             # Both: every party is a TLS client, and the dispatcher is also a server.

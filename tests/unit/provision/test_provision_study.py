@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import ipaddress
+import stat
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from medfed.core.config import Party, StudyConfig, load_study
+from medfed.errors import ConfigError
+from medfed.pki import CertificateAuthority, identity_from_cert, load_kit, verify_issued_by
+from medfed.provision import provision_study
+from medfed.roles import Role
+
+EXAMPLE = Path(__file__).parents[3] / "examples" / "pneumonia-3-hospitals.toml"
+
+
+@pytest.fixture(scope="module")
+def study() -> StudyConfig:
+    return load_study(EXAMPLE)
+
+
+@pytest.fixture(scope="module")
+def provisioned(study: StudyConfig, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("kits")
+    provision_study(study, out)
+    return out
+
+
+def _san(kit_dir: Path) -> x509.SubjectAlternativeName:
+    cert = x509.load_pem_x509_certificate((kit_dir / "cert.pem").read_bytes())
+    return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+
+
+@pytest.mark.clause("5.4.2.3a")
+def test_example_study_yields_a_valid_kit_per_party(study: StudyConfig, tmp_path: Path) -> None:
+    kits = provision_study(study, tmp_path / "out")
+    assert list(kits) == [
+        "dispatcher",
+        "hospital-a",
+        "hospital-b",
+        "hospital-c",
+        "initiator",
+        "result",
+    ]
+    expected_roles = {p.name: p.role for p in study.parties}
+    for name, kit in kits.items():
+        loaded = load_kit(tmp_path / "out" / name)
+        assert loaded == kit
+        assert kit.role is expected_roles[name]
+        assert identity_from_cert(kit.cert_path.read_bytes()).role is expected_roles[name]
+        assert kit.study_id == "pneumonia-demo"
+        assert (kit.dispatcher_host, kit.dispatcher_port) == (
+            study.dispatcher_host,
+            study.dispatcher_port,
+        )
+    assert [k.role for k in kits.values()].count(Role.DATA) == 3
+
+
+@pytest.mark.clause("5.4.2.3a")
+def test_every_kit_is_certified_by_the_saved_ca(provisioned: Path) -> None:
+    ca = CertificateAuthority.load(provisioned / "ca")
+    assert ca.study_id == "pneumonia-demo"
+    for party in ("dispatcher", "hospital-a", "initiator", "result"):
+        verify_issued_by((provisioned / party / "cert.pem").read_bytes(), ca.cert_pem)
+        assert (provisioned / party / "ca.pem").read_bytes() == ca.cert_pem
+
+
+@pytest.mark.clause("5.4.2.3a")
+def test_dispatcher_cert_always_names_loopback(study: StudyConfig, tmp_path: Path) -> None:
+    provision_study(replace(study, dispatcher_host="fl.hospital.example"), tmp_path)
+    san = _san(tmp_path / "dispatcher")
+    assert ipaddress.ip_address("127.0.0.1") in san.get_values_for_type(x509.IPAddress)
+    assert san.get_values_for_type(x509.DNSName) == ["localhost", "fl.hospital.example"]
+    # Clients serve nothing, so they name no hosts.
+    assert _san(tmp_path / "hospital-a").get_values_for_type(x509.IPAddress) == []
+
+
+def test_loopback_host_is_not_repeated(provisioned: Path) -> None:
+    assert _san(provisioned / "dispatcher").get_values_for_type(x509.IPAddress) == [
+        ipaddress.ip_address("127.0.0.1")
+    ]
+
+
+def test_every_private_key_is_0600(provisioned: Path) -> None:
+    keys = [provisioned / "ca" / "ca.key", *provisioned.glob("*/key.pem")]
+    assert len(keys) == 7
+    for key in keys:
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
+
+
+def test_ca_key_stays_out_of_every_kit(provisioned: Path) -> None:
+    assert sorted(p.relative_to(provisioned).as_posix() for p in provisioned.rglob("*.key")) == [
+        "ca/ca.key"
+    ]
+    assert sorted(p.name for p in (provisioned / "hospital-a").iterdir()) == [
+        "ca.pem",
+        "cert.pem",
+        "key.pem",
+        "kit.toml",
+    ]
+
+
+def test_readme_lists_parties_roles_and_offline_ca_key(provisioned: Path) -> None:
+    text = (provisioned / "README.txt").read_text()
+    assert "hospital-c  data" in text and "initiator   initiator" in text
+    assert "ca/ca.key" in text and "offline" in text
+
+
+def test_non_empty_out_dir_is_refused_unless_forced(study: StudyConfig, tmp_path: Path) -> None:
+    provision_study(study, tmp_path)
+    old = (tmp_path / "ca" / "ca.pem").read_bytes()
+    with pytest.raises(ConfigError, match="not empty.*force=True"):
+        provision_study(study, tmp_path)
+    assert (tmp_path / "ca" / "ca.pem").read_bytes() == old
+    kits = provision_study(study, tmp_path, force=True)
+    assert (tmp_path / "ca" / "ca.pem").read_bytes() != old
+    load_kit(kits["hospital-b"].directory)
+
+
+def test_out_dir_that_is_a_file_is_refused(study: StudyConfig, tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ConfigError, match="not a folder"):
+        provision_study(study, tmp_path / "f", force=True)
+
+
+def test_party_named_ca_is_refused(study: StudyConfig, tmp_path: Path) -> None:
+    clashing = replace(study, parties=(*study.parties, Party("CA", Role.CA)))
+    with pytest.raises(ConfigError, match="reserved"):
+        provision_study(clashing, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_valid_days_sets_certificate_lifetime(study: StudyConfig, tmp_path: Path) -> None:
+    kits = provision_study(study, tmp_path, valid_days=7)
+    cert = x509.load_pem_x509_certificate(kits["result"].cert_path.read_bytes())
+    lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
+    assert 6.9 < lifetime.total_seconds() / 86400 <= 7
