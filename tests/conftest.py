@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# The clause marker and the --conformance-json report (see `medfed conformance`).
+pytest_plugins = ["medfed.conformance.plugin"]
+
 _DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "medmnist"
 
 

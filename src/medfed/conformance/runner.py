@@ -11,6 +11,8 @@ from pathlib import Path
 from medfed.conformance.clauses import load_clauses
 from medfed.conformance.report import render_html
 
+PLUGIN = "medfed.conformance.plugin"
+
 
 def run_conformance(
     json_path: Path, html_path: Path | None, pytest_args: Sequence[str] = ()
@@ -23,7 +25,8 @@ def run_conformance(
     """
     json_path = Path(json_path).resolve()
     json_path.unlink(missing_ok=True)  # never render a stale summary from an earlier run
-    command = [sys.executable, "-m", "pytest", "--conformance-json", str(json_path)]
+    # -p loads the clause plugin even for a suite whose conftest does not declare it.
+    command = [sys.executable, "-m", "pytest", "-p", PLUGIN, "--conformance-json", str(json_path)]
     code = subprocess.run([*command, *pytest_args], check=False).returncode
     if not json_path.exists():
         print(f"conformance: pytest exited {code} without writing {json_path}", file=sys.stderr)

@@ -108,8 +108,12 @@ def _header(results: dict[str, Any]) -> str:
         ("Images", _format.count(dataset.get("size"))),
         ("Classes", _format.count(dataset.get("n_classes"))),
         ("Partition", partition),
+        ("Mode", results.get("mode", _format.MISSING)),
         ("Wall time", _format.seconds(results.get("wall_seconds"))),
     ]
+    best = _format.number(_dict(results.get("repeats")).get("best_seconds"))
+    if best is not None:
+        facts.append(("Best repeat", _format.seconds(best)))
     facts_html = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in facts)
     parties = [p for p in results.get("parties") or [] if isinstance(p, dict)]
     parties_html = (
@@ -132,7 +136,7 @@ def _comparison(results: dict[str, Any]) -> str:
         "Federated",
         "Centralized",
         "|Δ|",
-        f"Standard (|Δ| ≤ {STANDARD_BAR:g})",
+        f"Standard (|Δ| < {STANDARD_BAR:g})",
         "Target",
     ]
     rows: list[list[str | Cell]] = []

@@ -30,7 +30,7 @@ def test_untagged():
 
 def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
     out = pytester.path / "out" / "conformance.json"
-    result = pytester.runpytest("--strict-markers", "--conformance-json", str(out), *args)
+    result = pytester.runpytest("-p", "medfed.conformance.plugin", "--strict-markers", "--conformance-json", str(out), *args)
     return result, json.loads(out.read_text(encoding="utf-8"))
 
 
@@ -131,7 +131,7 @@ def test_unknown_clause_id_is_a_collection_error_naming_test_and_id(
             pass
         """
     )
-    result = pytester.runpytest("--strict-markers")
+    result = pytester.runpytest("-p", "medfed.conformance.plugin", "--strict-markers")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(
         [
@@ -152,17 +152,17 @@ def test_near_miss_id_suggests_the_right_one(pytester: pytest.Pytester) -> None:
             pass
         """
     )
-    result = pytester.runpytest()
+    result = pytester.runpytest("-p", "medfed.conformance.plugin")
     result.stdout.fnmatch_lines(["*unknown clause ID '5.5.1.2C' (did you mean '5.5.1.2c'?)*"])
 
 
 def test_marker_is_registered_for_strict_markers(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest("--markers")
+    result = pytester.runpytest("-p", "medfed.conformance.plugin", "--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.clause(*ids):*"])
 
 
 def test_without_the_option_no_json_is_written(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suite=_SUITE)
-    result = pytester.runpytest("--strict-markers")
+    result = pytester.runpytest("-p", "medfed.conformance.plugin", "--strict-markers")
     result.assert_outcomes(passed=2, failed=1)
     assert not list(Path(pytester.path).rglob("*.json"))

@@ -32,6 +32,13 @@ def test_report_judges_each_distance_against_the_bars(results: dict[str, Any]) -
     assert '<td class="fail">fail</td>' in page  # KS above the standard's 0.05
 
 
+def test_distance_equal_to_the_standard_bar_fails(results: dict[str, Any]) -> None:
+    results["delta"] = {"auc": 0.01, "ks": 0.01, "accuracy": 0.05}
+    page = render_report(results, {})
+    assert page.count('<td class="pass">pass</td>') == 2
+    assert page.count('<td class="fail">fail</td>') == 1
+
+
 def test_report_has_the_plots_inline(sample_page: str) -> None:
     page = sample_page
     # ROC, KS per model (2), per-round metrics, traffic.
