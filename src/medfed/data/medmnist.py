@@ -299,6 +299,12 @@ def _locate(
     """Path of a verified copy of the file, downloading it into the cache if allowed."""
     name = medmnist_filename(flag, size)
     data_dir = data_dir or _env_path("MEDFED_DATA_DIR")
+    if data_dir is not None and not data_dir.is_dir():
+        # A mistyped path should be named, not silently replaced by a download.
+        raise DataUnavailableError(
+            f"the data directory {data_dir} does not exist (from --data-dir or MEDFED_DATA_DIR); "
+            f"it should hold {name} (MD5 {md5})"
+        )
     if data_dir is not None and (data_dir / name).is_file():
         check_md5(data_dir / name, md5)  # a wrong file the user supplied is an error, not a miss
         return data_dir / name

@@ -1,0 +1,73 @@
+"""The node's handling of one task, without any transport."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from medfed.core import serde
+from medfed.core.messages import DECLARED_METRICS, NodeFailure, NodeUpdate, StudyEnd, TrainTask
+from medfed.data import LocalDataset, Split
+from medfed.errors import DataError
+from medfed.models import build_model, model_arrays
+from medfed.node.runner import respond
+from medfed.node.worker import NodeWorker
+
+CONFIG = {
+    "model": "cnn2d", "in_channels": 1, "n_classes": 2, "dims": 2, "image_size": 28,
+    "epochs": 1, "batch_size": 16, "optimizer": "adam", "lr": 1e-3, "proximal_mu": 0.0, "seed": 0,
+}
+
+
+@pytest.fixture
+def worker() -> NodeWorker:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, size=(48, 28, 28), dtype=np.uint8)
+    labels = np.tile([0, 1], 24).astype(np.int64)
+    dataset = LocalDataset(
+        flag="pneumoniamnist", size=28, train=Split(images[:40], labels[:40]),
+        val=Split(images[40:], labels[40:]), n_classes=2, dims=2,
+    )
+    return NodeWorker("hospital-a", dataset, device=torch.device("cpu"))
+
+
+def _task(round_number: int = 1, **overrides: object) -> TrainTask:
+    params = model_arrays(build_model("cnn2d", in_channels=1, n_classes=2, dims=2))
+    return TrainTask("s", round_number, params, {**CONFIG, **overrides})
+
+
+@pytest.mark.clause("5.4.2.3e-f")
+def test_a_task_is_answered_with_trained_parameters_and_declared_metrics(worker: NodeWorker) -> None:
+    task = _task()
+    update = worker.handle(task)
+    assert isinstance(update, NodeUpdate)
+    assert update.num_samples == 40 and update.node == "hospital-a"
+    assert set(update.metrics) <= DECLARED_METRICS and update.metrics["n_val"] == 8.0
+    changed = [k for k in task.params if not np.array_equal(task.params[k], update.params[k])]
+    assert "head.1.weight" in changed
+
+
+def test_training_is_reproducible_for_the_same_round_and_differs_between_rounds(worker: NodeWorker) -> None:
+    a, b, c = worker.handle(_task(1)), worker.handle(_task(1)), worker.handle(_task(2))
+    key = "head.1.weight"
+    assert np.array_equal(a.params[key], b.params[key])
+    assert not np.array_equal(a.params[key], c.params[key])
+
+
+def test_a_task_that_does_not_fit_the_data_becomes_a_coded_failure(worker: NodeWorker) -> None:
+    with pytest.raises(DataError, match="expects 5 classes"):
+        worker.handle(_task(n_classes=5))
+    reply = serde.decode(respond(worker, serde.encode(_task(n_classes=5))))  # type: ignore[arg-type]
+    assert isinstance(reply, NodeFailure) and reply.code == "data" and "5 classes" in reply.message
+    reply = serde.decode(respond(worker, serde.encode(_task(optimizer="lbfgs"))))  # type: ignore[arg-type]
+    assert isinstance(reply, NodeFailure) and "unknown optimizer" in reply.message
+    broken = dict(CONFIG)
+    del broken["lr"]
+    reply = serde.decode(respond(worker, serde.encode(TrainTask("s", 1, _task().params, broken))))  # type: ignore[arg-type]
+    assert isinstance(reply, NodeFailure) and reply.code == "config"
+
+
+def test_study_end_stops_the_loop(worker: NodeWorker) -> None:
+    end = StudyEnd("s", True)
+    assert respond(worker, serde.encode(end)) == end
