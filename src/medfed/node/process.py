@@ -13,7 +13,7 @@ from medfed.node.runner import run_node
 from medfed.node.worker import NodeWorker
 from medfed.pki import load_kit
 from medfed.roles import Role
-from medfed.training import resolve_device
+from medfed.training import resolve_device, warm_up
 from medfed.transport.client import ClientTLS, DispatcherClient
 
 log = logging.getLogger("medfed.node")
@@ -35,14 +35,19 @@ def run_node_process(
     if threads:
         torch.set_num_threads(threads)
     dataset = load_local_dataset(data_path)
-    worker = NodeWorker(kit.name, dataset, device=resolve_device(device))
+    chosen = resolve_device(device)
+    worker = NodeWorker(kit.name, dataset, device=chosen)
+    warm_up()
     target = dispatcher or f"{kit.dispatcher_host}:{kit.dispatcher_port}"
     tls = ClientTLS(
         key_pem=kit.key_path.read_bytes(),
         cert_pem=kit.cert_path.read_bytes(),
         ca_pem=kit.ca_path.read_bytes(),
     )
-    log.info("%s connecting to %s with %d training images", kit.name, target, len(dataset.train.labels))
+    log.info(
+        "%s connecting to %s with %d training images, training on %s",
+        kit.name, target, len(dataset.train.labels), chosen,
+    )
     client = DispatcherClient(target, tls, connect_timeout=connect_timeout)
     try:
         end = run_node(worker, client)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -73,7 +74,8 @@ class Deployment:
         self.nodes: dict[str, subprocess.Popen[bytes]] = {}
         self.port: int | None = None
 
-    def start_dispatcher(self) -> int:
+    def start_dispatcher(self, *, port: int = 0, wait: bool = True) -> int:
+        """Start the dispatcher; with a fixed ``port`` and ``wait=False``, nodes may start alongside."""
         port_file = self.launch.work_dir / "dispatcher.port"
         port_file.unlink(missing_ok=True)
         dispatcher = self.study.by_role(Role.DISPATCHER)[0].name
@@ -82,12 +84,20 @@ class Deployment:
                 "dispatcher",
                 "--kit", str(self.launch.kits_dir / dispatcher),
                 "--study", str(self.launch.study_path),
-                "--port", "0",
+                "--port", str(port),
                 "--port-file", str(port_file),
                 "--out", str(self.launch.work_dir / "dispatcher"),
             ],
             self.logs / "dispatcher.log",
         )
+        if not wait:
+            self.port = port
+            return port
+        return self.wait_for_dispatcher()
+
+    def wait_for_dispatcher(self) -> int:
+        assert self.dispatcher is not None
+        port_file = self.launch.work_dir / "dispatcher.port"
         deadline = time.monotonic() + 60
         while not port_file.exists():
             if self.dispatcher.poll() is not None or time.monotonic() > deadline:
@@ -173,6 +183,13 @@ class Deployment:
                 proc.wait()
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free right now (the dispatcher binds it a moment later; loopback only)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
 def _replay_rounds(path: Path, seen: int, on_round: Callable[[dict[str, Any]], None] | None) -> int:
     if not path.exists():
         return seen
@@ -190,9 +207,11 @@ def run_processes(
     start = time.perf_counter()
     deployment = Deployment(study, launch)
     try:
-        deployment.start_dispatcher()
+        # Every party starts at once; nodes keep retrying until the dispatcher listens.
+        deployment.start_dispatcher(port=free_port(), wait=False)
         for name in study.hospitals:
             deployment.start_node(name)
+        deployment.wait_for_dispatcher()
         result = deployment.wait_for_result(on_round)
         deployment.stop()
     except BaseException:

@@ -3,6 +3,7 @@
 from medfed.training.device import resolve_device
 from medfed.training.local import LocalTrainConfig, TrainStats, as_tensors, derive_seed, train_local
 from medfed.training.predict import predict_proba
+from medfed.training.warmup import warm_up
 
 __all__ = [
     "LocalTrainConfig",
@@ -12,4 +13,5 @@ __all__ = [
     "predict_proba",
     "resolve_device",
     "train_local",
+    "warm_up",
 ]

@@ -31,7 +31,14 @@ class DispatcherClient:
         credentials = grpc.ssl_channel_credentials(
             root_certificates=tls.ca_pem, private_key=tls.key_pem, certificate_chain=tls.cert_pem
         )
-        options = [*wire.CHANNEL_OPTIONS, ("grpc.ssl_target_name_override", tls.server_name)]
+        options = [
+            *wire.CHANNEL_OPTIONS,
+            ("grpc.ssl_target_name_override", tls.server_name),
+            # A node may start before the dispatcher listens: retry the connection briskly.
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.min_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 1000),
+        ]
         self.target = target
         self._channel = grpc.secure_channel(target, credentials, options=options)
         try:

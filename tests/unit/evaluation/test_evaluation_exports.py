@@ -12,6 +12,7 @@ def test_exported_members() -> None:
         "compare",
         "comparison_rows",
         "ks_curve",
+        "macro_auc",
         "render_report",
         "roc_points",
         "write_report",
