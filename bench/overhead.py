@@ -20,15 +20,14 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from medfed.core.config import DataConfig, Party, Partition, StudyConfig, TrainConfig, dump_study
-from medfed.dispatcher.setup import initial_params, training_config
-from medfed.aggregation import FedAvg, ClientReply
+from medfed.aggregation import ClientReply, FedAvg
+from medfed.core.config import DataConfig, Partition, Party, StudyConfig, TrainConfig, dump_study
 from medfed.data import images_to_float
+from medfed.dispatcher.setup import initial_params, training_config
 from medfed.models import build_model, load_arrays, model_arrays
 from medfed.orchestration.processes import Launch, run_processes
 from medfed.orchestration.results import evaluate_params

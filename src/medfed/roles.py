@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     INITIATOR = "initiator"
     DISPATCHER = "dispatcher"
     ALGORITHM = "algorithm"

@@ -16,18 +16,18 @@ from medfed.errors import ConfigError
 from medfed.roles import Role
 
 
-class Partition(str, enum.Enum):
+class Partition(enum.StrEnum):
     IID = "iid"
     DIRICHLET = "dirichlet"
     QUANTITY = "quantity"
 
 
-class StrategyName(str, enum.Enum):
+class StrategyName(enum.StrEnum):
     FEDAVG = "fedavg"
     FEDPROX = "fedprox"
 
 
-class OptimizerName(str, enum.Enum):
+class OptimizerName(enum.StrEnum):
     SGD = "sgd"
     ADAM = "adam"
 

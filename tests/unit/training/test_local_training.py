@@ -6,7 +6,13 @@ import torch
 
 from medfed.errors import ConfigError
 from medfed.models import build_model, model_arrays
-from medfed.training import LocalTrainConfig, derive_seed, predict_proba, resolve_device, train_local
+from medfed.training import (
+    LocalTrainConfig,
+    derive_seed,
+    predict_proba,
+    resolve_device,
+    train_local,
+)
 
 
 def _toy(n: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
