@@ -34,13 +34,13 @@ def _parser() -> argparse.ArgumentParser:
 
     provision = sub.add_parser("provision", help="create the CA and one startup kit per party")
     provision.add_argument("study", type=Path)
-    provision.add_argument("--out", type=Path, required=True)
+    provision.add_argument("--out", type=Path, default=Path("kits"), help="default: kits/")
     provision.add_argument("--valid-days", type=int, default=365)
     provision.add_argument("--force", action="store_true", help="overwrite an existing folder")
 
     dispatcher = sub.add_parser("dispatcher", help="run the dispatcher service")
     dispatcher.add_argument("--kit", type=Path, required=True)
-    dispatcher.add_argument("--study", type=Path, required=True)
+    dispatcher.add_argument("--study", type=Path, help="default: the study.toml in the kit")
     dispatcher.add_argument("--host")
     dispatcher.add_argument("--port", type=int)
     dispatcher.add_argument("--port-file", type=Path, help="write the bound port here (with --port 0)")

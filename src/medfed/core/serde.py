@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import struct
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -105,6 +105,3 @@ def header_of(frame: bytes) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(frame[8 : 8 + head_len])
     return result
 
-
-def as_dict(message: Message) -> dict[str, Any]:
-    return {k: v for k, v in asdict(message).items() if k != "params"}

@@ -34,7 +34,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def run_dispatcher_process(
     kit_dir: Path,
-    study_path: Path,
+    study_path: Path | None,
     *,
     out_dir: Path,
     host: str | None = None,
@@ -43,8 +43,8 @@ def run_dispatcher_process(
     exit_when_done: bool = False,
 ) -> bool:
     """Serve the study until SIGTERM/SIGINT (or until it ends, with ``exit_when_done``)."""
-    study = load_study(study_path)
     kit = load_kit(kit_dir)
+    study = load_study(study_path or kit_dir / "study.toml")
     if kit.role is not Role.DISPATCHER:
         raise IdentityError(f"kit {kit_dir} is for role {kit.role.value}, not dispatcher")
     if kit.study_id != study.study_id:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from medfed.core import serde
-from medfed.core.messages import Ack, NodeFailure, NodeUpdate, StudyEnd, TrainTask
+from medfed.core.messages import Ack, NodeFailure, NodeUpdate, TrainTask
 from medfed.dispatcher.coordinator import (
     Action,
     Coordinator,
@@ -144,7 +144,3 @@ class DispatcherRuntime:
         if self._on_round is not None:
             self._on_round(entry)
 
-
-def end_message(runtime: DispatcherRuntime) -> StudyEnd:
-    c = runtime.coordinator
-    return StudyEnd(c.plan.study_id, c.phase is Phase.DONE, c.reason)

@@ -23,6 +23,7 @@ from medfed.evaluation._round_sections import rounds_section, traffic_section
 from medfed.evaluation.table import (
     METRICS,
     STANDARD_BAR,
+    STANDARD_METRICS,
     TARGETS,
     comparison_rows,
     meets_standard,
@@ -146,7 +147,11 @@ def _comparison(results: dict[str, Any]) -> str:
             continue
         key = METRICS[i][0]
         delta = metric_delta(results, key)
-        standard = _verdict(meets_standard(delta), "")
+        standard = (
+            _verdict(meets_standard(delta, key), "")
+            if key in STANDARD_METRICS
+            else Cell(_format.MISSING, "na")
+        )
         if key in TARGETS:
             target = _verdict(meets_target(key, delta), f"|Δ| < {TARGETS[key]:g}: ")
         else:

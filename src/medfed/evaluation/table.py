@@ -58,9 +58,13 @@ def metric_delta(results: dict[str, Any], key: str) -> float | None:
     return abs(fed - cen)
 
 
-def meets_standard(delta: float | None) -> bool | None:
-    """|Δ| < the standard's bar; ``None`` when |Δ| is missing or undefined."""
-    if delta is None or not _format.is_real(delta):
+# Appendix A.1 sets its bar on AUC and KS only; accuracy is reported, not judged.
+STANDARD_METRICS = frozenset({"auc", "ks"})
+
+
+def meets_standard(delta: float | None, key: str = "auc") -> bool | None:
+    """|Δ| < the standard's bar; ``None`` when the bar does not apply or |Δ| is undefined."""
+    if key not in STANDARD_METRICS or delta is None or not _format.is_real(delta):
         return None
     return delta < STANDARD_BAR
 

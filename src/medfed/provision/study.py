@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medfed.core.config import StudyConfig
+from medfed.core.config import StudyConfig, dump_study
 from medfed.errors import ConfigError
 from medfed.pki import CertificateAuthority, StartupKit, write_kit
 from medfed.roles import Role
 
 CA_DIR = "ca"
 README_FILE = "README.txt"
+STUDY_FILE = "study.toml"
 # The dispatcher always answers on loopback so local runs (simulation, PoC) verify.
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
 
@@ -97,5 +98,7 @@ def provision_study(
             dispatcher_host=study.dispatcher_host,
             dispatcher_port=study.dispatcher_port,
         )
+        # Every party can read what it agreed to; the dispatcher runs from it.
+        (out_dir / party.name / STUDY_FILE).write_text(dump_study(study), encoding="utf-8")
     (out_dir / README_FILE).write_text(_readme(study), encoding="utf-8")
     return kits

@@ -100,7 +100,13 @@ def test_ca_key_stays_out_of_every_kit(provisioned: Path) -> None:
         "cert.pem",
         "key.pem",
         "kit.toml",
+        "study.toml",
     ]
+    from medfed.core.config import load_study
+
+    assert load_study(provisioned / "dispatcher" / "study.toml").hospitals == (
+        "hospital-a", "hospital-b", "hospital-c",
+    )
 
 
 def test_readme_lists_parties_roles_and_offline_ca_key(provisioned: Path) -> None:
