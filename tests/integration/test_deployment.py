@@ -102,7 +102,11 @@ def test_losing_nodes_below_the_minimum_fails_with_a_reason_and_the_dispatcher_l
         assert not result.ok
         assert "fewer than min_nodes=3" in result.reason and "hospital-b" in result.reason
         assert deployment.dispatcher.poll() is None
-        summary = json.loads((deployment.launch.work_dir / "dispatcher" / "summary.json").read_text())
+        summary_path = deployment.launch.work_dir / "dispatcher" / "summary.json"
+        deadline = time.monotonic() + 15  # written just after the study ends
+        while not summary_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        summary = json.loads(summary_path.read_text())
         assert summary["ok"] is False and len(summary["rounds"]) >= 1  # finished rounds kept
     finally:
         deployment.stop()

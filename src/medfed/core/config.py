@@ -7,6 +7,7 @@ construction, so a bad value is refused with its section and key named.
 from __future__ import annotations
 
 import enum
+import math
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -145,6 +146,11 @@ def _section(cls: type, raw: dict[str, Any], section: str) -> Any:
             except ValueError:
                 choices = ", ".join(m.value for m in enum_type)
                 raise ConfigError(f"[{section}] {key}={value!r}; choose one of: {choices}") from None
+        expected = {"int": int, "float": (int, float), "str": str}.get(str(kind))
+        if expected is not None and (not isinstance(value, expected) or isinstance(value, bool)):
+            raise ConfigError(f"[{section}] {key} must be {kind}, not {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"[{section}] {key} must be a finite number, not {value!r}")
         values[key] = value
     try:
         return cls(**values)
@@ -176,8 +182,14 @@ def parse_study(raw: dict[str, Any]) -> StudyConfig:
         data=_section(DataConfig, raw.get("data", {}), "data"),
         training=_section(TrainConfig, raw.get("training", {}), "training"),
         dispatcher_host=str(dispatcher.get("host", "127.0.0.1")),
-        dispatcher_port=int(dispatcher.get("port", 0)),
+        dispatcher_port=_port(dispatcher.get("port", 0)),
     )
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ConfigError(f"[dispatcher] port must be an integer in 0..65535, not {value!r}")
+    return value
 
 
 def load_study(path: str | Path) -> StudyConfig:

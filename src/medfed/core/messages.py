@@ -16,6 +16,9 @@ from medfed.errors import ProtocolError
 
 Arrays = dict[str, np.ndarray]
 
+# A hospital reporting more samples than this is lying or broken; FedAvg weights by it.
+MAX_SAMPLES = 10**9
+
 # Aggregate metrics a node may report about a round (clause 5.4.2.1: nothing else leaves).
 DECLARED_METRICS = frozenset(
     {"train_loss", "train_accuracy", "val_loss", "val_auc", "val_accuracy", "n_val"}
@@ -48,8 +51,12 @@ class NodeUpdate:
         undeclared = sorted(set(self.metrics) - DECLARED_METRICS)
         if undeclared:
             raise ProtocolError(f"update carries undeclared metrics: {undeclared}")
-        if self.num_samples < 1:
-            raise ProtocolError(f"update reports num_samples={self.num_samples}; must be >= 1")
+        if not 1 <= self.num_samples <= MAX_SAMPLES:
+            raise ProtocolError(
+                f"update reports num_samples={self.num_samples}; must be in [1, {MAX_SAMPLES}]"
+            )
+        if not (math.isfinite(self.train_seconds) and self.train_seconds >= 0):
+            raise ProtocolError(f"update reports train_seconds={self.train_seconds}; must be >= 0")
         for key, value in self.metrics.items():
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise ProtocolError(f"metric {key!r} must be a number, not {type(value).__name__}")

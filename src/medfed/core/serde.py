@@ -80,7 +80,7 @@ def decode(frame: bytes) -> Message:
         raise ProtocolError("frame truncated inside its header")
     try:
         header = json.loads(frame[8 : 8 + head_len])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ProtocolError(f"frame header is not JSON: {exc}") from None
     if not isinstance(header, dict) or header.get("type") not in _TYPES:
         raise ProtocolError(f"unknown message type {header.get('type') if isinstance(header, dict) else header!r}")
@@ -93,10 +93,30 @@ def decode(frame: bytes) -> Message:
             f"{cls.__name__} fields differ: missing {sorted(names - set(header))}, "
             f"unexpected {sorted(set(header) - names)}"
         )
+    _check_types(cls, header)
     try:
         return cls(**header)
-    except TypeError as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ProtocolError(f"{cls.__name__}: {exc}") from None
+
+
+_SCALARS: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
+
+
+def _check_types(cls: type[Message], header: dict[str, Any]) -> None:
+    """Refuse a header field of the wrong JSON type before any code relies on it."""
+    for f in fields(cls):
+        if f.name == "params":
+            continue
+        kind = str(f.type).split("[")[0]
+        value = header[f.name]
+        if kind == "dict":
+            ok = isinstance(value, dict)
+        else:
+            expected = _SCALARS[kind]
+            ok = isinstance(value, expected) and (bool in expected or not isinstance(value, bool))
+        if not ok:
+            raise ProtocolError(f"{cls.__name__}.{f.name} must be {kind}, not {type(value).__name__}")
 
 
 def header_of(frame: bytes) -> dict[str, Any]:

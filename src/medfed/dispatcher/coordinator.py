@@ -89,6 +89,11 @@ class Coordinator:
         self._created_at = now
         self._current: RoundRecord | None = None
         self._replies: dict[str, ClientReply] = {}
+        self._configs: dict[str, dict[str, Any]] = {}
+
+    @property
+    def current_round(self) -> int | None:
+        return self._current.round if self._current is not None else None
 
     # ---- events -------------------------------------------------------------------------
     def node_joined(self, node: str, *, now: float) -> list[Action]:
@@ -97,6 +102,9 @@ class Coordinator:
         self.connected.add(node)
         if self.phase is Phase.WAITING and self.connected >= set(self.plan.expected_nodes):
             return self._start_round(now)
+        if self.phase is Phase.TRAINING and node in self._pending():
+            # A node that reconnects while it owes an update gets its task again.
+            return [Send(node, self._task_for(node))]
         if self.phase in (Phase.DONE, Phase.FAILED):
             return [Send(node, StudyEnd(self.plan.study_id, self.phase is Phase.DONE, self.reason))]
         return []
@@ -132,6 +140,14 @@ class Coordinator:
         if self._current is None or failure.round != self._current.round:
             return []
         return self._drop(failure.node, f"node failed: {failure.message}", now)
+
+    def abort(self, reason: str) -> list[Action]:
+        """End the study now (e.g. the operator stopped the dispatcher); no-op once it ended."""
+        if self.phase in (Phase.DONE, Phase.FAILED):
+            return []
+        if self._current is not None:
+            self._current = None
+        return self._fail(reason)
 
     def tick(self, *, now: float) -> list[Action]:
         if self.phase is Phase.WAITING and now - self._created_at >= self.plan.join_timeout:
@@ -179,10 +195,13 @@ class Coordinator:
                 f"round {current.round} ended with {len(replies)} accepted update(s), fewer than "
                 f"min_nodes={self.plan.min_nodes} ({drops})"
             )
-        self.global_params = self.strategy.aggregate(current.round, self.global_params, replies)
-        current.metrics = self.strategy.aggregate_metrics(replies)
         self.history.append(current)
         self._current = None
+        try:
+            self.global_params = self.strategy.aggregate(current.round, self.global_params, replies)
+            current.metrics = self.strategy.aggregate_metrics(replies)
+        except (MedfedError, ArithmeticError, ValueError) as exc:
+            return [RoundClosed(current)] + self._fail(f"round {current.round} could not be aggregated: {exc}")
         actions: list[Action] = [RoundClosed(current)]
         if current.round >= self.plan.rounds:
             self.phase = Phase.DONE
@@ -199,11 +218,12 @@ class Coordinator:
         self.phase = Phase.TRAINING
         self._current = RoundRecord(round=number, participants=participants, started_at=now)
         self._replies = {}
-        configs = self.strategy.configure_round(number, participants, self.plan.base_config)
-        return [
-            Send(node, TrainTask(self.plan.study_id, number, self.global_params, configs[node]))
-            for node in participants
-        ]
+        self._configs = self.strategy.configure_round(number, participants, self.plan.base_config)
+        return [Send(node, self._task_for(node)) for node in participants]
+
+    def _task_for(self, node: str) -> TrainTask:
+        assert self._current is not None
+        return TrainTask(self.plan.study_id, self._current.round, self.global_params, self._configs[node])
 
     def _fail(self, reason: str) -> list[Action]:
         self.phase = Phase.FAILED

@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -68,13 +69,21 @@ def run_dispatcher_process(
 
     def watch_end() -> None:
         service.runtime.finished.wait()
-        summary = service.runtime.summary()
-        save_file(service.runtime.coordinator.global_params, str(out_dir / "model.safetensors"))
-        _write_atomic(out_dir / "summary.json", json.dumps(summary, indent=1).encode())
-        if exit_when_done:
-            stop.set()
+        try:
+            summary = service.runtime.summary()
+            model = out_dir / "model.safetensors"
+            save_file(service.runtime.coordinator.global_params, str(model) + ".tmp")
+            os.replace(str(model) + ".tmp", model)
+            _write_atomic(out_dir / "summary.json", json.dumps(summary, indent=1).encode())
+            log.info("wrote %s and summary.json", model)
+        finally:
+            if exit_when_done:
+                # Let in-flight submissions be acknowledged and nodes read StudyEnd first.
+                time.sleep(2)
+                stop.set()
 
-    threading.Thread(target=watch_end, daemon=True).start()
+    writer = threading.Thread(target=watch_end, daemon=True)
+    writer.start()
     tls = ServerTLS(kit.key_path.read_bytes(), kit.cert_path.read_bytes(), kit.ca_path.read_bytes())
     try:
         serve(
@@ -86,5 +95,6 @@ def run_dispatcher_process(
             on_listening=on_listening,
         )
     finally:
+        writer.join(timeout=60)  # serve() ended the study if it was still running
         rounds_log.close()
     return bool(service.runtime.summary()["ok"])

@@ -43,7 +43,7 @@ class DispatcherRuntime:
         self.coordinator = coordinator
         self._deliver = deliver
         self._clock = clock
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
         self._on_round = on_round
         self.traffic = TrafficMeter()
         self.rounds: list[dict[str, Any]] = []
@@ -52,46 +52,55 @@ class DispatcherRuntime:
 
     # ---- transport-facing events ----------------------------------------------------------
     def join(self, node: str) -> None:
-        with self._lock:
+        with self.lock:
             log.info("node %s joined", node)
             self._apply(self.coordinator.node_joined(node, now=self._clock()))
 
     def leave(self, node: str) -> None:
-        with self._lock:
+        with self.lock:
             if node in self.coordinator.connected:
                 log.warning("node %s left", node)
             self._apply(self.coordinator.node_left(node, now=self._clock()))
 
     def submit(self, node: str, frame: bytes) -> bytes:
         """Handle one frame from ``node``; returns the encoded acknowledgement."""
-        with self._lock:
+        with self.lock:
             now = self._clock()
             try:
                 message = serde.decode(frame)
             except ProtocolError as exc:
                 log.warning("malformed frame from %s: %s", node, exc)
                 return serde.encode(Ack(False, exc.code, str(exc)))
-            round_number = getattr(message, "round", None)
+            # Bytes count toward the open round only: a forged round number must not grow the meter.
+            current = self.coordinator.current_round
+            claimed = getattr(message, "round", None)
+            round_number = claimed if claimed == current else None
             self.traffic.from_node(round_number, node, len(frame), now=now)
+            actions: list[Action] = []
             if getattr(message, "node", node) != node:
                 ack = Ack(False, ProtocolError.code, f"authenticated as {node}, message claims {message.node}")  # type: ignore[union-attr]
             elif isinstance(message, NodeUpdate):
                 ack, actions = self.coordinator.update_received(message, now=now)
                 if not ack.accepted:
                     log.warning("update from %s refused: %s", node, ack.message)
-                self._apply(actions)
             elif isinstance(message, NodeFailure):
                 log.warning("node %s failed round %s: %s", node, message.round, message.message)
-                self._apply(self.coordinator.failure_received(message, now=now))
+                actions = self.coordinator.failure_received(message, now=now)
                 ack = Ack(True)
             else:
                 ack = Ack(False, ProtocolError.code, f"{type(message).__name__} is not accepted from nodes")
             reply = serde.encode(ack)
+            # The acknowledgement belongs to this round even when it closes the round.
             self.traffic.to_node(round_number, node, len(reply), now=now)
+            self._apply(actions)
             return reply
 
+    def abort(self, reason: str) -> None:
+        with self.lock:
+            self._apply(self.coordinator.abort(reason))
+
     def tick(self) -> None:
-        with self._lock:
+        with self.lock:
             self._apply(self.coordinator.tick(now=self._clock()))
 
     # ---- results --------------------------------------------------------------------------
@@ -100,7 +109,7 @@ class DispatcherRuntime:
         return self.coordinator.phase
 
     def summary(self) -> dict[str, Any]:
-        with self._lock:
+        with self.lock:
             return {
                 "ok": self.coordinator.phase is Phase.DONE,
                 "reason": self.coordinator.reason,
@@ -142,5 +151,8 @@ class DispatcherRuntime:
             record.round, record.seconds, len(record.accepted), len(record.dropped),
         )
         if self._on_round is not None:
-            self._on_round(entry)
+            try:
+                self._on_round(entry)
+            except OSError as exc:  # e.g. a full disk: keep coordinating, say so
+                log.error("could not record round %d: %s", record.round, exc)
 

@@ -31,10 +31,12 @@ class DispatcherService:
         self.study = study
         self._outboxes: dict[str, tuple[int, queue.Queue[bytes]]] = {}
         self._tokens = itertools.count()
-        self._lock = threading.Lock()
         self.runtime = DispatcherRuntime(
             new_coordinator(study, now=time.monotonic()), self._deliver, on_round=on_round
         )
+        # One lock for outboxes and study state, so a stale disconnect cannot interleave
+        # with the same node's reconnect (re-entrant: the runtime delivers while holding it).
+        self._lock = self.runtime.lock
 
     def _deliver(self, node: str, frame: bytes) -> None:
         with self._lock:
@@ -51,10 +53,10 @@ class DispatcherService:
         with self._lock:
             previous = self._outboxes.get(peer.name)
             self._outboxes[peer.name] = (token, outbox)
-        if previous is not None:
-            previous[1].put(_END)  # a reconnect replaces the old stream
-        try:
+            if previous is not None:
+                previous[1].put(_END)  # a reconnect replaces the old stream
             self.runtime.join(peer.name)
+        try:
             while is_active():
                 try:
                     frame = outbox.get(timeout=0.5)
@@ -66,17 +68,21 @@ class DispatcherService:
         finally:
             with self._lock:
                 current = self._outboxes.get(peer.name)
-                still_mine = current is not None and current[0] == token
-                if still_mine:
+                if current is not None and current[0] == token:
                     del self._outboxes[peer.name]
-            if still_mine:
-                self.runtime.leave(peer.name)
+                    self.runtime.leave(peer.name)
+
+    def stop(self, reason: str) -> None:
+        """End an unfinished study with ``reason`` (nodes are told) before the server goes down."""
+        with self._lock:
+            self.runtime.abort(reason)
 
     def submit(self, peer: PeerIdentity, frame: bytes) -> bytes:
         return self.runtime.submit(peer.name, frame)
 
     def fetch_result(self, peer: PeerIdentity, wait_seconds: float) -> bytes:
-        if not self.runtime.finished.wait(timeout=max(wait_seconds, 0.0)):
+        wait = min(max(wait_seconds, 0.0), 7 * 24 * 3600.0) if wait_seconds == wait_seconds else 0.0
+        if not self.runtime.finished.wait(timeout=wait):
             raise StudyFailedError(f"study {self.study.study_id} has not finished yet")
         summary = self.runtime.summary()
         log.info("result released to %s (%s)", peer.name, peer.role.value)
@@ -109,5 +115,6 @@ def serve(
     try:
         while not stop.wait(0.5):
             service.runtime.tick()
+        service.stop("the dispatcher was stopped before the study ended")
     finally:
         server.stop(grace=2).wait()

@@ -17,7 +17,7 @@ class _Link:
     bytes_sent: int = 0  # by the client
     bytes_received: int = 0  # by the client
     sent_at: float | None = None
-    seconds: float = 0.0
+    seconds: float | None = None  # None: no reply came this round
 
 
 @dataclass
@@ -45,7 +45,7 @@ class TrafficMeter:
             return
         link = self._rounds[round_number].links[node]
         link.bytes_sent += nbytes
-        if link.sent_at is not None:
+        if link.sent_at is not None and link.seconds is None:
             link.seconds = now - link.sent_at
 
     def round_summary(self, round_number: int, seconds: float) -> dict[str, Any]:
@@ -55,7 +55,7 @@ class TrafficMeter:
             node: {
                 "bytes_sent": link.bytes_sent,
                 "bytes_received": link.bytes_received,
-                "seconds": round(link.seconds, 6),
+                "seconds": None if link.seconds is None else round(link.seconds, 6),
             }
             for node, link in sorted(links.items())
         }
@@ -86,5 +86,5 @@ def totals(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             server[key] += entry["server"][key]
         for node, figures in entry["clients"].items():
             for key in ("bytes_sent", "bytes_received", "seconds"):
-                clients[node][key] += figures[key]
+                clients[node][key] += figures[key] or 0
     return {"server": server, "clients": dict(sorted(clients.items()))}

@@ -48,7 +48,12 @@ def run_node(worker: NodeWorker, channel: NodeChannel) -> StudyEnd:
         outcome = respond(worker, frame)
         if isinstance(outcome, StudyEnd):
             return outcome
-        ack = serde.decode(channel.submit(outcome))
+        try:
+            ack = serde.decode(channel.submit(outcome))
+        except TransportError as exc:
+            # The study may have just ended: its StudyEnd is still on the stream.
+            log.warning("submission failed (%s); reading on", exc)
+            continue
         if isinstance(ack, Ack) and not ack.accepted:
             log.warning("dispatcher refused our update: %s", ack.message)
     raise TransportError("the dispatcher closed the connection before the study ended")

@@ -39,21 +39,31 @@ class Launch:
     work_dir: Path
     device: str = "auto"
     node_threads: int = 1
-    timeout: float = 1800.0
+    timeout: float | None = None  # default: join_timeout + rounds x round_timeout + a minute
 
 
 def _spawn(args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = log_path.open("ab")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "medfed", *args],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,
-    )
+    with log_path.open("ab") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "medfed", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the child's whole process group (it leads its own session) and reap it."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -137,14 +147,18 @@ class Deployment:
         """Block until the study ends, reporting each round as the dispatcher logs it."""
         box: dict[str, Any] = {}
 
+        t = self.study.training
+        timeout = self.launch.timeout or t.join_timeout + t.rounds * t.round_timeout + 60
+
         def fetch() -> None:
-            client = self.result_client()
             try:
-                box["frame"] = client.fetch_result(self.launch.timeout)
+                client = self.result_client()
+                try:
+                    box["frame"] = client.fetch_result(timeout)
+                finally:
+                    client.close()
             except MedfedError as exc:
                 box["error"] = exc
-            finally:
-                client.close()
 
         fetcher = threading.Thread(target=fetch, daemon=True)
         fetcher.start()
@@ -168,19 +182,18 @@ class Deployment:
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                _kill(proc)
         if self.dispatcher is not None and self.dispatcher.poll() is None:
             self.dispatcher.send_signal(signal.SIGTERM)
             try:
-                self.dispatcher.wait(timeout=20)
+                self.dispatcher.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.dispatcher.kill()
+                _kill(self.dispatcher)
 
     def kill_all(self) -> None:
         for proc in [*self.nodes.values(), self.dispatcher]:
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            if proc is not None:
+                _kill(proc)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -193,7 +206,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 def _replay_rounds(path: Path, seen: int, on_round: Callable[[dict[str, Any]], None] | None) -> int:
     if not path.exists():
         return seen
-    lines = path.read_text().splitlines()
+    text = path.read_text()
+    # Only complete lines: the dispatcher may be half-way through writing the last one.
+    lines = text[: text.rfind("\n") + 1].splitlines()
     for line in lines[seen:]:
         if on_round is not None and line.strip():
             on_round(json.loads(line))
@@ -213,10 +228,11 @@ def run_processes(
             deployment.start_node(name)
         deployment.wait_for_dispatcher()
         result = deployment.wait_for_result(on_round)
+        seconds = time.perf_counter() - start  # the study's time, not the shutdown's
         deployment.stop()
     except BaseException:
         deployment.kill_all()
         raise
     if not result.ok:
         raise StudyFailedError(result.reason)
-    return StudyOutcome(result.params, result.summary, time.perf_counter() - start)
+    return StudyOutcome(result.params, result.summary, seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict
 from pathlib import Path
@@ -84,6 +85,19 @@ def _config(study: StudyConfig) -> dict[str, Any]:
     return {k: (v.value if hasattr(v, "value") else v) for k, v in out.items()}
 
 
+def _finite(value: Any) -> Any:
+    """NaN/Inf (e.g. AUC of a one-class split) become null: results.json stays valid JSON."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 def write_run(
     out_dir: Path,
     results: dict[str, Any],
@@ -93,7 +107,7 @@ def write_run(
 ) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / "results.json.tmp"
-    tmp.write_text(json.dumps(results, indent=1, default=float), encoding="utf-8")
+    tmp.write_text(json.dumps(_finite(results), indent=1, allow_nan=False), encoding="utf-8")
     os.replace(tmp, out_dir / "results.json")
     save_file(federated_params, str(out_dir / "model.safetensors"))
     write_report(out_dir / "report.html", results, curves)

@@ -149,3 +149,29 @@ def test_unknown_node_cannot_join() -> None:
 
     with pytest.raises(ProtocolError, match="not a data party"):
         _coordinator().node_joined("intruder", now=0.0)
+
+
+def test_a_node_that_reconnects_mid_round_gets_its_task_again() -> None:
+    c = _coordinator(rounds=1)
+    _join_all(c)
+    c.update_received(_update("h1", 1, 1.0), now=2.0)
+    c.node_left("h2", now=2.1)  # dropped for this round
+    actions = c.node_joined("h3", now=2.2)  # h3 never left: a duplicate stream
+    assert [a.node for a in actions if isinstance(a, Send)] == ["h3"]
+    assert _tasks(actions)["h3"].round == 1
+    assert c.node_joined("h2", now=2.3) == []  # h2 is out of this round, in the next
+
+
+def test_a_failing_aggregation_fails_the_study_instead_of_hanging() -> None:
+    class Broken(FedAvg):
+        def aggregate(self, round_number, global_params, replies):  # type: ignore[override]
+            raise ArithmeticError("overflow")
+
+    plan = StudyPlan("s", 2, NODES, 2, {}, round_timeout=60, join_timeout=30)
+    c = Coordinator(plan, Broken(), {"w": np.zeros(3, np.float32)}, now=0.0)
+    _join_all(c)
+    for node in NODES:
+        _, actions = c.update_received(_update(node, 1, 1.0), now=2.0)
+    finished = [a for a in actions if isinstance(a, StudyFinished)][0]
+    assert not finished.ok and "could not be aggregated: overflow" in finished.reason
+    assert c.phase is Phase.FAILED and c.tick(now=100.0) == []
