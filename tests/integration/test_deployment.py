@@ -47,6 +47,17 @@ def test_processes_and_simulation_reach_the_same_model(site) -> None:
     )
 
 
+def _start_all_and_wait_for_round_one(deployment) -> None:
+    deployment.start_dispatcher()
+    for name in deployment.study.hospitals:
+        deployment.start_node(name)
+    rounds_log = deployment.launch.work_dir / "dispatcher" / "rounds.jsonl"
+    deadline = time.monotonic() + 120
+    while not rounds_log.exists() or not rounds_log.read_text().strip():
+        assert time.monotonic() < deadline, "round 1 never closed"
+        time.sleep(0.05)
+
+
 @pytest.mark.clause("5.4.2.3e-f")
 def test_node_killed_mid_round_lets_the_round_finish_with_the_others(tmp_path, medmnist_dir) -> None:
     from tests.integration.conftest import make_site
@@ -54,14 +65,7 @@ def test_node_killed_mid_round_lets_the_round_finish_with_the_others(tmp_path, m
     site = make_site(tmp_path / "site", medmnist_dir, rounds=4, min_nodes=2)
     deployment = site.deployment()
     try:
-        deployment.start_dispatcher()
-        for name in site.study.hospitals:
-            deployment.start_node(name)
-        rounds_log = deployment.launch.work_dir / "dispatcher" / "rounds.jsonl"
-        deadline = time.monotonic() + 120
-        while not rounds_log.exists() or not rounds_log.read_text().strip():
-            assert time.monotonic() < deadline, "round 1 never closed"
-            time.sleep(0.05)
+        _start_all_and_wait_for_round_one(deployment)
         victim = deployment.nodes["hospital-c"]
         victim.send_signal(signal.SIGKILL)
         victim.wait()
@@ -89,14 +93,7 @@ def test_losing_nodes_below_the_minimum_fails_with_a_reason_and_the_dispatcher_l
     site = make_site(tmp_path / "site", medmnist_dir, rounds=5, min_nodes=3)
     deployment = site.deployment()
     try:
-        deployment.start_dispatcher()
-        for name in site.study.hospitals:
-            deployment.start_node(name)
-        rounds_log = deployment.launch.work_dir / "dispatcher" / "rounds.jsonl"
-        deadline = time.monotonic() + 120
-        while not rounds_log.exists() or not rounds_log.read_text().strip():
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        _start_all_and_wait_for_round_one(deployment)
         deployment.nodes["hospital-b"].kill()
         result = deployment.wait_for_result()
         assert not result.ok
