@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     node.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     node.add_argument("--threads", type=int, help="CPU threads for training")
     node.add_argument("--connect-timeout", type=float, default=30.0)
+    node.add_argument(
+        "--max-epsilon", type=float, help="this hospital's privacy budget: refuse rounds that would exceed it"
+    )
 
     conformance = sub.add_parser("conformance", help="run the tests and report clause coverage")
     conformance.add_argument("--json", type=Path, required=True)
@@ -111,6 +114,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             device=args.device,
             threads=args.threads,
             connect_timeout=args.connect_timeout,
+            max_epsilon=args.max_epsilon,
         )
         return 0 if ok else 3
     if args.command == "conformance":

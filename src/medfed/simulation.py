@@ -20,6 +20,7 @@ from medfed.data import LocalDataset
 from medfed.dispatcher.runtime import DispatcherRuntime
 from medfed.dispatcher.setup import new_coordinator
 from medfed.errors import StudyFailedError
+from medfed.node.privacy import PrivacyGuard
 from medfed.node.runner import respond
 from medfed.node.worker import NodeWorker
 
@@ -37,6 +38,7 @@ def simulate(
     *,
     device: torch.device,
     on_round: Callable[[dict[str, Any]], None] | None = None,
+    max_epsilon: Mapping[str, float] | None = None,
 ) -> StudyOutcome:
     """Run every round with nodes taking turns in this process; raises if the study fails."""
     missing = sorted(set(study.hospitals) - set(datasets))
@@ -49,7 +51,11 @@ def simulate(
         lambda node, frame: outboxes[node].append(frame),
         on_round=on_round,
     )
-    workers = {name: NodeWorker(name, datasets[name], device=device) for name in study.hospitals}
+    caps = max_epsilon or {}
+    workers = {
+        name: NodeWorker(name, datasets[name], device=device, guard=PrivacyGuard(max_epsilon=caps.get(name)))
+        for name in study.hospitals
+    }
     for name in study.hospitals:
         runtime.join(name)
     while not runtime.finished.is_set():

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+from medfed.aggregation.client_dp import ClientLevelDP
 from medfed.aggregation.fedavg import FedAvg
 from medfed.aggregation.fedprox import FedProx
 from medfed.aggregation.strategy import Strategy
+from medfed.core.config import Mechanism, PrivacyConfig
 from medfed.errors import ConfigError
+from medfed.privacy.dp import SecureRandom
 
 
-def build_strategy(name: str, *, proximal_mu: float = 0.0) -> Strategy:
+def build_strategy(
+    name: str, *, proximal_mu: float = 0.0, privacy: PrivacyConfig | None = None
+) -> Strategy:
+    """The study's strategy, wrapped by the server half of its privacy mechanism."""
+    inner: Strategy
     if name == "fedavg":
-        return FedAvg()
-    if name == "fedprox":
-        return FedProx(proximal_mu=proximal_mu)
-    raise ConfigError(f"unknown strategy {name!r}; choose fedavg or fedprox")
+        inner = FedAvg()
+    elif name == "fedprox":
+        inner = FedProx(proximal_mu=proximal_mu)
+    else:
+        raise ConfigError(f"unknown strategy {name!r}; choose fedavg or fedprox")
+    if privacy is not None and privacy.mechanism is Mechanism.DP_FEDAVG:
+        rng = SecureRandom()
+        return ClientLevelDP(
+            inner,
+            noise_multiplier=privacy.noise_multiplier,
+            clip_norm=privacy.clip_norm,
+            delta=privacy.delta,
+            gaussian=lambda shape, sigma: rng.normal(shape, scale=sigma),
+        )
+    return inner

@@ -33,6 +33,10 @@ class Strategy(ABC):
         """Per-node training configuration for ``round_number``."""
         return {node: dict(base_config) for node in participants}
 
+    def check_update(self, global_params: Arrays, reply: ClientReply) -> None:
+        """Refuse an update this strategy cannot accept (raise UpdateRejectedError)."""
+        return None  # plain strategies accept any update that fits the model
+
     @abstractmethod
     def aggregate(
         self, round_number: int, global_params: Arrays, replies: Sequence[ClientReply]

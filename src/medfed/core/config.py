@@ -91,12 +91,43 @@ class TrainConfig:
             raise ConfigError("[training] round_timeout and join_timeout must be > 0 seconds")
 
 
+class Mechanism(enum.StrEnum):
+    NONE = "none"
+    DP_FEDAVG = "dp_fedavg"  # client-level: clipped updates, Gaussian noise on the aggregate
+    DP_SGD = "dp_sgd"  # sample-level: per-sample clipping and noise at each node (Opacus)
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    """How the study protects each hospital (standard 5.4.3): selectable, combinable."""
+
+    mechanism: Mechanism = Mechanism.NONE
+    noise_multiplier: float = 1.0
+    clip_norm: float = 1.0
+    delta: float = 1e-5
+    secure_aggregation: bool = False
+    secagg_threshold: int = 0  # 0: a majority of the participants
+
+    def __post_init__(self) -> None:
+        if self.noise_multiplier < 0:
+            raise ConfigError(f"[privacy] noise_multiplier must be >= 0, not {self.noise_multiplier}")
+        if self.mechanism is not Mechanism.NONE and self.noise_multiplier == 0:
+            raise ConfigError(f"[privacy] mechanism {self.mechanism.value!r} needs noise_multiplier > 0")
+        if self.clip_norm <= 0:
+            raise ConfigError(f"[privacy] clip_norm must be > 0, not {self.clip_norm}")
+        if not 0 < self.delta < 1:
+            raise ConfigError(f"[privacy] delta must be in (0, 1), not {self.delta}")
+        if self.secagg_threshold < 0:
+            raise ConfigError(f"[privacy] secagg_threshold must be >= 0, not {self.secagg_threshold}")
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     study_id: str
     parties: tuple[Party, ...]
     data: DataConfig = field(default_factory=DataConfig)
     training: TrainConfig = field(default_factory=TrainConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     question: str = ""
     dispatcher_host: str = "127.0.0.1"
     dispatcher_port: int = 0
@@ -110,6 +141,11 @@ class StudyConfig:
             raise ConfigError("[[parties]] needs exactly one party with role 'dispatcher'")
         if not self.by_role(Role.DATA):
             raise ConfigError("[[parties]] needs at least one party with role 'data' (a hospital)")
+        n_data = len(self.by_role(Role.DATA))
+        if self.privacy.secagg_threshold > n_data:
+            raise ConfigError(
+                f"[privacy] secagg_threshold={self.privacy.secagg_threshold} exceeds the {n_data} data parties"
+            )
         if self.training.min_nodes > len(self.by_role(Role.DATA)):
             raise ConfigError(
                 f"[training] min_nodes={self.training.min_nodes} exceeds the "
@@ -139,6 +175,7 @@ def _section(cls: type, raw: dict[str, Any], section: str) -> Any:
             "Partition": Partition,
             "StrategyName": StrategyName,
             "OptimizerName": OptimizerName,
+            "Mechanism": Mechanism,
         }.get(str(kind))
         if enum_type is not None:
             try:
@@ -146,8 +183,10 @@ def _section(cls: type, raw: dict[str, Any], section: str) -> Any:
             except ValueError:
                 choices = ", ".join(m.value for m in enum_type)
                 raise ConfigError(f"[{section}] {key}={value!r}; choose one of: {choices}") from None
-        expected = {"int": int, "float": (int, float), "str": str}.get(str(kind))
-        if expected is not None and (not isinstance(value, expected) or isinstance(value, bool)):
+        expected = {"int": int, "float": (int, float), "str": str, "bool": bool}.get(str(kind))
+        if expected is not None and (
+            not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool)
+        ):
             raise ConfigError(f"[{section}] {key} must be {kind}, not {value!r}")
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"[{section}] {key} must be a finite number, not {value!r}")
@@ -181,6 +220,7 @@ def parse_study(raw: dict[str, Any]) -> StudyConfig:
         parties=tuple(parties),
         data=_section(DataConfig, raw.get("data", {}), "data"),
         training=_section(TrainConfig, raw.get("training", {}), "training"),
+        privacy=_section(PrivacyConfig, raw.get("privacy", {}), "privacy"),
         dispatcher_host=str(dispatcher.get("host", "127.0.0.1")),
         dispatcher_port=_port(dispatcher.get("port", 0)),
     )
@@ -217,7 +257,7 @@ def _toml_value(value: Any) -> str:
 def dump_study(study: StudyConfig) -> str:
     """The study as TOML that :func:`parse_study` reads back to an equal config."""
     lines = ["[study]", f"id = {_toml_value(study.study_id)}", f"question = {_toml_value(study.question)}"]
-    for title, section in (("data", study.data), ("training", study.training)):
+    for title, section in (("data", study.data), ("training", study.training), ("privacy", study.privacy)):
         lines += ["", f"[{title}]"]
         lines += [f"{f.name} = {_toml_value(getattr(section, f.name))}" for f in fields(section)]
     lines += ["", "[dispatcher]", f"host = {_toml_value(study.dispatcher_host)}", f"port = {study.dispatcher_port}"]

@@ -44,6 +44,7 @@ class RoundRecord:
     dropped: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     train_seconds: dict[str, float] = field(default_factory=dict)
+    epsilon: dict[str, float] = field(default_factory=dict)  # as each hospital accounted it
 
     @property
     def seconds(self) -> float:
@@ -126,14 +127,16 @@ class Coordinator:
             ), []
         if update.node not in self._pending():
             return Ack(False, ProtocolError.code, f"{update.node} has no pending task in round {current.round}"), []
+        reply = ClientReply(update.node, update.params, update.num_samples, dict(update.metrics))
         try:
             validate_update(self.global_params, update.params, node=update.node)
+            self.strategy.check_update(self.global_params, reply)
         except MedfedError as exc:
             return Ack(False, exc.code, str(exc)), self._drop(update.node, f"rejected: {exc}", now)
-        self._replies[update.node] = ClientReply(
-            update.node, update.params, update.num_samples, dict(update.metrics)
-        )
+        self._replies[update.node] = reply
         current.train_seconds[update.node] = update.train_seconds
+        if "epsilon" in update.metrics:
+            current.epsilon[update.node] = update.metrics["epsilon"]
         return Ack(True), self._maybe_close(now)
 
     def failure_received(self, failure: NodeFailure, *, now: float) -> list[Action]:

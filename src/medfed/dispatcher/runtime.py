@@ -145,6 +145,7 @@ class DispatcherRuntime:
         entry["dropped"] = record.dropped
         entry["metrics"] = record.metrics
         entry["train_seconds"] = record.train_seconds
+        entry["epsilon"] = record.epsilon
         self.rounds.append(entry)
         log.info(
             "round %d closed in %.2f s: %d accepted, %d dropped",

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from medfed.aggregation import build_strategy
-from medfed.core.config import StudyConfig
+from medfed.core.config import Mechanism, StudyConfig
 from medfed.core.messages import Arrays
 from medfed.data import dataset_info
 from medfed.dispatcher.coordinator import Coordinator, StudyPlan
+from medfed.errors import ConfigError
 from medfed.models import build_model, model_arrays
+from medfed.training.dp_sgd import check_dp_compatible
 
 
 def training_config(study: StudyConfig) -> dict[str, Any]:
@@ -28,10 +30,25 @@ def training_config(study: StudyConfig) -> dict[str, Any]:
         "lr": t.lr,
         "proximal_mu": 0.0,
         "seed": t.seed,
+        **_sample_level_privacy(study),
+    }
+
+
+def _sample_level_privacy(study: StudyConfig) -> dict[str, Any]:
+    """DP-SGD runs at every node from the base configuration (client-level DP is a wrapper)."""
+    p = study.privacy
+    if p.mechanism is not Mechanism.DP_SGD:
+        return {}
+    return {
+        "mechanism": p.mechanism.value,
+        "noise_multiplier": p.noise_multiplier,
+        "clip_norm": p.clip_norm,
+        "delta": p.delta,
     }
 
 
 def initial_params(study: StudyConfig) -> Arrays:
+    """The seeded initial model, after the privacy pre-flight (e.g. DP-SGD refuses BatchNorm)."""
     cfg = training_config(study)
     model = build_model(
         cfg["model"],
@@ -41,6 +58,8 @@ def initial_params(study: StudyConfig) -> Arrays:
         image_size=cfg["image_size"],
         seed=study.training.seed,
     )
+    if study.privacy.mechanism is Mechanism.DP_SGD:
+        check_dp_compatible(model, cfg["model"])
     return model_arrays(model)
 
 
@@ -55,5 +74,10 @@ def new_coordinator(study: StudyConfig, *, now: float) -> Coordinator:
         round_timeout=t.round_timeout,
         join_timeout=t.join_timeout,
     )
-    strategy = build_strategy(t.strategy.value, proximal_mu=t.proximal_mu)
+    if study.privacy.secure_aggregation:
+        raise ConfigError(
+            "[privacy] secure_aggregation is not wired into the dispatcher yet; "
+            "run without it (the protocol itself is in medfed.privacy.secagg)"
+        )
+    strategy = build_strategy(t.strategy.value, proximal_mu=t.proximal_mu, privacy=study.privacy)
     return Coordinator(plan, strategy, initial_params(study), now=now)

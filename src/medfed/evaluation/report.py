@@ -19,6 +19,7 @@ import numpy as np
 from medfed.evaluation import _format
 from medfed.evaluation._curve_sections import curve_sections
 from medfed.evaluation._html import Cell, e, note, section, table
+from medfed.evaluation._privacy_section import privacy_section
 from medfed.evaluation._round_sections import rounds_section, traffic_section
 from medfed.evaluation.table import (
     METRICS,
@@ -69,6 +70,7 @@ def render_report(
             curve_sections(curves),
             rounds_section(results),
             traffic_section(results),
+            privacy_section(results),
             _hospitals(results),
             _config(results),
         ]

@@ -10,9 +10,12 @@ from torch import nn
 from medfed.errors import ModelError
 from medfed.models.cnn import SmallCNN2d, SmallCNN3d
 
-_BUILDERS: dict[str, tuple[Callable[[int, int, int], nn.Module], int]] = {
-    "cnn2d": (SmallCNN2d, 2),
-    "cnn3d": (SmallCNN3d, 3),
+_BUILDERS: dict[str, tuple[Callable[..., nn.Module], int, str]] = {
+    "cnn2d": (SmallCNN2d, 2, "batch"),
+    "cnn3d": (SmallCNN3d, 3, "batch"),
+    # GroupNorm twins: per-sample gradients (DP-SGD) are undefined under BatchNorm.
+    "cnn2d_gn": (SmallCNN2d, 2, "group"),
+    "cnn3d_gn": (SmallCNN3d, 3, "group"),
 }
 MODEL_NAMES = tuple(sorted(_BUILDERS))
 
@@ -23,7 +26,7 @@ def build_model(
     """A freshly initialised model; the same seed gives the same weights everywhere."""
     if name not in _BUILDERS:
         raise ModelError(f"unknown model {name!r}; available: {', '.join(MODEL_NAMES)}")
-    builder, model_dims = _BUILDERS[name]
+    builder, model_dims, norm = _BUILDERS[name]
     if model_dims != dims:
         raise ModelError(
             f"model {name!r} takes {model_dims}D inputs but the dataset is {dims}D; "
@@ -34,6 +37,6 @@ def build_model(
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
-        return builder(in_channels, n_classes, image_size)
+        return builder(in_channels, n_classes, image_size, norm=norm)
     finally:
         torch.random.set_rng_state(generator_state)

@@ -9,6 +9,7 @@ import torch
 
 from medfed.data import load_local_dataset
 from medfed.errors import IdentityError
+from medfed.node.privacy import PrivacyGuard
 from medfed.node.runner import run_node
 from medfed.node.worker import NodeWorker
 from medfed.pki import load_kit
@@ -27,6 +28,7 @@ def run_node_process(
     device: str = "auto",
     threads: int | None = None,
     connect_timeout: float = 30.0,
+    max_epsilon: float | None = None,
 ) -> bool:
     """Take part in the study named by the kit; returns whether the study ended well."""
     kit = load_kit(kit_dir)
@@ -36,7 +38,7 @@ def run_node_process(
         torch.set_num_threads(threads)
     dataset = load_local_dataset(data_path)
     chosen = resolve_device(device)
-    worker = NodeWorker(kit.name, dataset, device=chosen)
+    worker = NodeWorker(kit.name, dataset, device=chosen, guard=PrivacyGuard(max_epsilon=max_epsilon))
     warm_up()
     target = dispatcher or f"{kit.dispatcher_host}:{kit.dispatcher_port}"
     tls = ClientTLS(

@@ -18,7 +18,9 @@ from medfed.data import LocalDataset, images_to_float
 from medfed.errors import ConfigError, DataError, ModelError
 from medfed.evaluation.ranking import macro_auc
 from medfed.models import build_model, load_arrays, model_arrays
+from medfed.node.privacy import PrivacyGuard, RoundPrivacy, clip_update
 from medfed.training import LocalTrainConfig, as_tensors, derive_seed, predict_proba, train_local
+from medfed.training.dp_sgd import check_dp_compatible, train_local_dp
 
 log = logging.getLogger("medfed.node")
 
@@ -26,8 +28,16 @@ log = logging.getLogger("medfed.node")
 class NodeWorker:
     """Trains the global model of each round on this hospital's data."""
 
-    def __init__(self, name: str, dataset: LocalDataset, *, device: torch.device) -> None:
+    def __init__(
+        self,
+        name: str,
+        dataset: LocalDataset,
+        *,
+        device: torch.device,
+        guard: PrivacyGuard | None = None,
+    ) -> None:
         self.name = name
+        self.guard = guard or PrivacyGuard()
         self.dataset = dataset
         self.device = device
         self._model: nn.Module | None = None
@@ -80,19 +90,37 @@ class NodeWorker:
         model = self._model_for(config)
         load_arrays(model, task.params)
         images, labels = self._train
-        stats = train_local(
-            model, images, labels, cfg, shuffle_seed=derive_seed(cfg.seed, task.round, self.name)
-        )
+        plan = RoundPrivacy.from_task(config)
+        n = int(labels.shape[0])
+        if plan.mechanism == "dp_sgd":
+            check_dp_compatible(model, config["model"])
+            sample_rate = min(1.0, cfg.batch_size / n)
+            epsilon = self.guard.admit(plan, sample_rate=sample_rate, steps=max(1, round(cfg.epochs / sample_rate)))
+            stats, _ = train_local_dp(
+                model, images, labels, cfg,
+                noise_multiplier=plan.noise_multiplier, max_grad_norm=plan.clip_norm,
+            )
+        else:
+            # Client-level DP: every hospital takes part in every round (sampling rate 1).
+            epsilon = self.guard.admit(plan, sample_rate=1.0, steps=1)
+            stats = train_local(
+                model, images, labels, cfg, shuffle_seed=derive_seed(cfg.seed, task.round, self.name)
+            )
         if not math.isfinite(stats.loss):
             raise ModelError(f"training diverged at {self.name} (loss {stats.loss}); lower the lr")
         metrics = {"train_loss": stats.loss, "train_accuracy": stats.accuracy}
         metrics.update(self._validate(model))
+        params = model_arrays(model)
+        if plan.mechanism == "dp_fedavg":
+            params, _ = clip_update(params, task.params, plan.clip_norm)
+        if plan.mechanism != "none":
+            metrics["epsilon"] = epsilon
         log.info("%s round %d: loss %.4f in %.2f s", self.name, task.round, stats.loss, stats.seconds)
         return NodeUpdate(
             study_id=task.study_id,
             round=task.round,
             node=self.name,
-            params=model_arrays(model),
+            params=params,
             num_samples=stats.num_samples,
             train_seconds=stats.seconds,
             metrics=metrics,

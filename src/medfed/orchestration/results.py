@@ -70,9 +70,26 @@ def build_results(
         "repeats": {"seconds": [round(s, 3) for s in repeats], "best_seconds": round(min(repeats), 3)}
         if repeats
         else None,
+        "privacy": _privacy(study, summary["rounds"]),
         "parties": [{"name": p.name, "role": p.role.value} for p in study.parties],
         "dataset": scenario.describe(study),
         "config": _config(study),
+    }
+
+
+def _privacy(study: StudyConfig, rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """What each hospital spent, round by round, as the hospitals' own accountants report it."""
+    p = study.privacy
+    per_round = [{"round": r["round"], "epsilon": r.get("epsilon", {})} for r in rounds]
+    final = [eps for r in per_round for eps in r["epsilon"].values()]
+    return {
+        "mechanism": p.mechanism.value,
+        "secure_aggregation": p.secure_aggregation,
+        "noise_multiplier": p.noise_multiplier if p.mechanism.value != "none" else None,
+        "clip_norm": p.clip_norm if p.mechanism.value != "none" else None,
+        "delta": p.delta if p.mechanism.value != "none" else None,
+        "epsilon": max(final) if final else None,
+        "per_round": per_round,
     }
 
 

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from medfed.core.config import StudyConfig, dump_study, load_study
 from medfed.errors import ConfigError
 from medfed.orchestration.baseline import train_centralized
+from medfed.orchestration.membership import membership_inference
 from medfed.orchestration.processes import Launch, run_processes
 from medfed.orchestration.results import build_results, evaluate_params, print_comparison, write_run
 from medfed.orchestration.scenario import prepare_scenario, write_hospital_files
@@ -103,6 +104,9 @@ def run_study(options: RunOptions, console: Console | None = None) -> dict[str, 
         wall_seconds=time.perf_counter() - wall_start,
         mode=options.mode,
         repeats=timings if options.repeat > 1 else None,
+    )
+    results["privacy"]["membership_inference"] = membership_inference(
+        study, scenario, outcome.params, device=device
     )
     curves = {
         "federated": (scenario.test.labels, fed_proba),

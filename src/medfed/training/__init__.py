@@ -2,7 +2,7 @@
 
 from medfed.training.device import resolve_device
 from medfed.training.local import LocalTrainConfig, TrainStats, as_tensors, derive_seed, train_local
-from medfed.training.predict import predict_proba
+from medfed.training.predict import per_sample_loss, predict_proba
 from medfed.training.warmup import warm_up
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "TrainStats",
     "as_tensors",
     "derive_seed",
+    "per_sample_loss",
     "predict_proba",
     "resolve_device",
     "train_local",

@@ -16,3 +16,18 @@ def predict_proba(model: nn.Module, images: torch.Tensor, *, batch_size: int = 5
         for i in range(0, int(images.shape[0]), batch_size)
     ]
     return torch.cat(parts).numpy()
+
+
+@torch.no_grad()
+def per_sample_loss(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, batch_size: int = 512
+) -> np.ndarray:
+    """Cross-entropy of each sample (N,), float64: the signal a membership-inference attack uses."""
+    model.eval()
+    parts = [
+        nn.functional.cross_entropy(
+            model(images[i : i + batch_size]), labels[i : i + batch_size], reduction="none"
+        ).double().cpu()
+        for i in range(0, int(images.shape[0]), batch_size)
+    ]
+    return torch.cat(parts).numpy()

@@ -35,7 +35,7 @@ def test_unknown_model_and_wrong_dimensionality_are_named() -> None:
         build_model("resnet9000", in_channels=1, n_classes=2, dims=2)
     with pytest.raises(ModelError, match="use cnn3d"):
         build_model("cnn2d", in_channels=1, n_classes=2, dims=3)
-    assert MODEL_NAMES == ("cnn2d", "cnn3d")
+    assert MODEL_NAMES == ("cnn2d", "cnn2d_gn", "cnn3d", "cnn3d_gn")
 
 
 def test_loading_parameters_checks_names_and_shapes() -> None:

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from medfed.aggregation import ClientReply, FedAvg
+from medfed.aggregation.client_dp import ClientLevelDP, update_norm
+from medfed.errors import UpdateRejectedError
+
+
+def _wrapper(gaussian) -> ClientLevelDP:
+    return ClientLevelDP(FedAvg(), noise_multiplier=2.0, clip_norm=1.0, delta=1e-5, gaussian=gaussian)
+
+
+@pytest.mark.clause("5.4.3.3-4")
+def test_round_configuration_carries_the_node_half() -> None:
+    configs = _wrapper(lambda shape, s: np.zeros(shape)).configure_round(1, ["a"], {"lr": 0.1})
+    assert configs["a"] == {
+        "lr": 0.1, "mechanism": "dp_fedavg", "noise_multiplier": 2.0, "clip_norm": 1.0, "delta": 1e-5
+    }
+
+
+@pytest.mark.clause("5.4.3.3-4")
+def test_unclipped_update_is_refused_naming_the_missing_half() -> None:
+    base = {"w": np.zeros(4, np.float32)}
+    wrapper = _wrapper(lambda shape, s: np.zeros(shape))
+    wrapper.check_update(base, ClientReply("a", {"w": np.full(4, 0.5, np.float32)}, 10))  # norm 1.0
+    with pytest.raises(UpdateRejectedError, match="did not apply the client half"):
+        wrapper.check_update(base, ClientReply("b", {"w": np.full(4, 2.0, np.float32)}, 10))
+
+
+@pytest.mark.clause("5.4.3.3-4")
+def test_aggregate_is_the_uniform_mean_plus_noise_scaled_by_sigma_c_over_n() -> None:
+    seen: list[float] = []
+
+    def gaussian(shape, sigma):
+        seen.append(sigma)
+        return np.full(shape, 0.25)
+
+    base = {"w": np.zeros(2, np.float32), "n": np.array(3)}
+    replies = [
+        ClientReply("a", {"w": np.array([0.6, 0.0], np.float32), "n": np.array(5)}, 10),
+        ClientReply("b", {"w": np.array([0.0, 0.8], np.float32), "n": np.array(4)}, 1000),
+    ]
+    result = _wrapper(gaussian).aggregate(1, base, replies)
+    np.testing.assert_allclose(result["w"], [0.3 + 0.25, 0.4 + 0.25], rtol=1e-6)
+    assert seen == [pytest.approx(2.0 * 1.0 / 2)] and int(result["n"]) == 5
+    assert update_norm(replies[0].params, base) == pytest.approx(0.6)
