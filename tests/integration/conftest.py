@@ -30,7 +30,7 @@ class Site:
         return Deployment(self.study, launch)
 
 
-def make_site(root: Path, data_dir: Path, **training: object) -> Site:
+def make_site(root: Path, data_dir: Path, *, privacy: object = None, **training: object) -> Site:
     """BreastMNIST (546 training images) keeps each round to about a second."""
     base = load_study(EXAMPLE)
     from dataclasses import replace
@@ -43,6 +43,8 @@ def make_site(root: Path, data_dir: Path, **training: object) -> Site:
     )
     if training:
         study = study.with_training(**training)
+    if privacy is not None:
+        study = replace(study, privacy=privacy)
     root.mkdir(parents=True, exist_ok=True)
     study_path = root / "study.toml"
     study_path.write_text(dump_study(study))

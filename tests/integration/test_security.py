@@ -112,31 +112,59 @@ class _RecordingChannel:
         return self.client.submit(frame)
 
 
-@pytest.mark.clause("5.4.2.1")
-def test_no_image_or_label_leaves_a_node(site) -> None:
+def _run_with_recorded_hospital_a(site) -> list[bytes]:
+    """Run the study with hospital-a in this process, keeping every frame it sends."""
+    import torch
+
     deployment = site.deployment()
     dataset = load_local_dataset(site.data_paths["hospital-a"])
     try:
         port = deployment.start_dispatcher()
         for name in ("hospital-b", "hospital-c"):
             deployment.start_node(name)
-        import torch
-
         worker = NodeWorker("hospital-a", dataset, device=torch.device("cpu"))
         channel = _RecordingChannel(
             DispatcherClient(f"127.0.0.1:{port}", _tls(site.kits / "hospital-a"), connect_timeout=10)
         )
         end = run_node(worker, channel)
-        assert isinstance(end, StudyEnd) and end.ok
+        assert isinstance(end, StudyEnd) and end.ok, end.reason
     finally:
         deployment.stop()
         deployment.kill_all()
+    return channel.sent
+
+
+@pytest.mark.clause("5.5.1.1a", "5.4.1")
+def test_under_secure_aggregation_only_masked_vectors_leave_a_node(tmp_path, medmnist_dir) -> None:
+    from medfed.core.config import PrivacyConfig
+    from medfed.core.messages import SecAggMessage
+
+    site = make_site(tmp_path / "site", medmnist_dir, privacy=PrivacyConfig(secure_aggregation=True))
+    sent = _run_with_recorded_hospital_a(site)
+    messages = [serde.decode(frame) for frame in sent]
+    assert all(isinstance(m, SecAggMessage) for m in messages)
+    stages = [m.stage for m in messages]
+    assert stages == ["advertise", "share_keys", "masked", "unmask_shares"] * site.study.training.rounds
+    for message in messages:
+        assert set(message.params) <= {"masked"}
+        if message.stage == "masked":
+            data = message.params["masked"]
+            assert data.size == 4 * (206_034 + 1)  # float entries (BN statistics too) + weight, 4 bytes each
+            counts = np.bincount(data, minlength=256)
+            chi2 = float(((counts - data.size / 256) ** 2 / (data.size / 256)).sum())
+            assert chi2 < 400  # indistinguishable from uniform bytes (255 degrees of freedom)
+
+
+@pytest.mark.clause("5.4.2.1")
+def test_no_image_or_label_leaves_a_node(site) -> None:
+    dataset = load_local_dataset(site.data_paths["hospital-a"])
+    channel_sent = _run_with_recorded_hospital_a(site)
 
     reference = model_arrays(build_model("cnn2d", in_channels=1, n_classes=2, dims=2))
-    assert len(channel.sent) == site.study.training.rounds
+    assert len(channel_sent) == site.study.training.rounds
     images = dataset.train.images
     as_float = images_to_float(images, dims=2)
-    for frame in channel.sent:
+    for frame in channel_sent:
         header = serde.header_of(frame)
         assert set(header) == {
             "type", "study_id", "round", "node", "num_samples", "train_seconds", "metrics"

@@ -104,4 +104,29 @@ class StudyResult:
     summary: dict[str, Any]
 
 
-Message = TrainTask | NodeUpdate | NodeFailure | StudyEnd | Ack | StudyResult
+@dataclass(frozen=True)
+class SecAggMessage:
+    """One step of secure aggregation, either way (standard 5.4.3.2, 5.5.1.1a).
+
+    ``body`` is the protocol message as JSON; ``params`` carries only the masked ring
+    vector (``{"masked": uint8 bytes}``) in the masked-input step, and is empty otherwise.
+    ``metrics`` (node → dispatcher, first step only) holds the declared aggregate metrics.
+    """
+
+    study_id: str
+    round: int
+    node: str
+    stage: str
+    body: dict[str, Any]
+    params: Arrays
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        undeclared = sorted(set(self.metrics) - DECLARED_METRICS)
+        if undeclared:
+            raise ProtocolError(f"secure-aggregation message carries undeclared metrics: {undeclared}")
+        if set(self.params) - {"masked"}:
+            raise ProtocolError(f"secure-aggregation message carries tensors {sorted(self.params)}")
+
+
+Message = TrainTask | NodeUpdate | NodeFailure | StudyEnd | Ack | StudyResult | SecAggMessage

@@ -22,6 +22,7 @@ from medfed.core.messages import (
     Message,
     NodeFailure,
     NodeUpdate,
+    SecAggMessage,
     StudyEnd,
     StudyResult,
     TrainTask,
@@ -38,6 +39,7 @@ _TYPES: dict[str, type[Message]] = {
     "study_end": StudyEnd,
     "ack": Ack,
     "study_result": StudyResult,
+    "secagg": SecAggMessage,
 }
 _NAMES = {cls: name for name, cls in _TYPES.items()}
 

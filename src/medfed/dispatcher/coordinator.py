@@ -15,7 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from medfed.aggregation import ClientReply, Strategy, validate_update
-from medfed.core.messages import Ack, Arrays, NodeFailure, NodeUpdate, StudyEnd, TrainTask
+from medfed.aggregation.secure import apply_weighted_sum
+from medfed.core.messages import (
+    Ack,
+    Arrays,
+    NodeFailure,
+    NodeUpdate,
+    SecAggMessage,
+    StudyEnd,
+    TrainTask,
+)
+from medfed.dispatcher.secure_round import SecureRound, secure_settings
 from medfed.errors import MedfedError, ProtocolError
 
 
@@ -29,7 +39,7 @@ class Phase(enum.Enum):
 @dataclass(frozen=True)
 class Send:
     node: str
-    message: TrainTask | StudyEnd
+    message: TrainTask | StudyEnd | SecAggMessage
 
 
 @dataclass
@@ -74,6 +84,7 @@ class StudyPlan:
     base_config: Mapping[str, Any]
     round_timeout: float
     join_timeout: float
+    secure: dict[str, Any] | None = None  # {"threshold": t or 0, "clip": ..., ...}: secure aggregation on
 
 
 class Coordinator:
@@ -91,6 +102,7 @@ class Coordinator:
         self._current: RoundRecord | None = None
         self._replies: dict[str, ClientReply] = {}
         self._configs: dict[str, dict[str, Any]] = {}
+        self._secure: SecureRound | None = None
 
     @property
     def current_round(self) -> int | None:
@@ -125,6 +137,12 @@ class Coordinator:
                 f"update for {update.study_id} round {update.round}; "
                 f"open is {self.plan.study_id} round {current.round}",
             ), []
+        if self._secure is not None:
+            return Ack(
+                False,
+                ProtocolError.code,
+                f"round {current.round} is securely aggregated: a plain update is refused",
+            ), []
         if update.node not in self._pending():
             return Ack(False, ProtocolError.code, f"{update.node} has no pending task in round {current.round}"), []
         reply = ClientReply(update.node, update.params, update.num_samples, dict(update.metrics))
@@ -138,6 +156,23 @@ class Coordinator:
         if "epsilon" in update.metrics:
             current.epsilon[update.node] = update.metrics["epsilon"]
         return Ack(True), self._maybe_close(now)
+
+    def secure_received(self, message: SecAggMessage, *, now: float) -> tuple[Ack, list[Action]]:
+        """One step of secure aggregation from a node."""
+        current, secure = self._current, self._secure
+        if self.phase is not Phase.TRAINING or current is None or secure is None:
+            return Ack(False, ProtocolError.code, "no securely aggregated round is open"), []
+        if message.study_id != self.plan.study_id or message.round != current.round:
+            return Ack(False, ProtocolError.code, f"message for round {message.round}; open is {current.round}"), []
+        try:
+            outgoing = secure.receive(message.node, message)
+        except ProtocolError as exc:
+            return Ack(False, exc.code, str(exc)), []
+        except MedfedError as exc:
+            return Ack(False, exc.code, str(exc)), self._fail_round(f"secure aggregation failed: {exc}", now)
+        if "epsilon" in message.metrics:
+            current.epsilon[message.node] = message.metrics["epsilon"]
+        return Ack(True), self._secure_sends(outgoing) + self._maybe_close(now)
 
     def failure_received(self, failure: NodeFailure, *, now: float) -> list[Action]:
         if self._current is None or failure.round != self._current.round:
@@ -173,6 +208,8 @@ class Coordinator:
     def _pending(self) -> set[str]:
         if self._current is None:
             return set()
+        if self._secure is not None:
+            return self._secure.pending
         settled = set(self._replies) | set(self._current.dropped)
         return set(self._current.participants) - settled
 
@@ -181,15 +218,38 @@ class Coordinator:
             return []
         assert self._current is not None
         self._current.dropped[node] = why
+        if self._secure is not None:
+            try:
+                return self._secure_sends(self._secure.drop(node)) + self._maybe_close(now)
+            except MedfedError as exc:
+                return self._fail_round(f"secure aggregation failed: {exc}", now)
         return self._maybe_close(now)
+
+    def _secure_sends(self, outgoing: list[tuple[str, SecAggMessage]]) -> list[Action]:
+        return [Send(node, message) for node, message in outgoing]
+
+    def _fail_round(self, reason: str, now: float) -> list[Action]:
+        current = self._current
+        assert current is not None
+        current.closed_at = now
+        self.history.append(current)
+        self._current = None
+        self._secure = None
+        return [RoundClosed(current)] + self._fail(f"round {current.round}: {reason}")
 
     def _maybe_close(self, now: float) -> list[Action]:
         current = self._current
         if current is None or self._pending():
             return []
         current.closed_at = now
-        current.accepted = sorted(self._replies)
-        replies = [self._replies[n] for n in current.accepted]
+        secure, self._secure = self._secure, None
+        if secure is not None:
+            current.accepted = secure.included
+            # The dispatcher never sees a node's update or sample count: metrics weigh equally.
+            replies = [ClientReply(n, {}, 1, secure.metrics.get(n, {})) for n in current.accepted]
+        else:
+            current.accepted = sorted(self._replies)
+            replies = [self._replies[n] for n in current.accepted]
         if len(replies) < self.plan.min_nodes:
             self.history.append(current)
             self._current = None
@@ -201,7 +261,11 @@ class Coordinator:
         self.history.append(current)
         self._current = None
         try:
-            self.global_params = self.strategy.aggregate(current.round, self.global_params, replies)
+            if secure is not None:
+                assert secure.result is not None
+                self.global_params = apply_weighted_sum(self.global_params, secure.result)
+            else:
+                self.global_params = self.strategy.aggregate(current.round, self.global_params, replies)
             current.metrics = self.strategy.aggregate_metrics(replies)
         except (MedfedError, ArithmeticError, ValueError) as exc:
             return [RoundClosed(current)] + self._fail(f"round {current.round} could not be aggregated: {exc}")
@@ -222,6 +286,14 @@ class Coordinator:
         self._current = RoundRecord(round=number, participants=participants, started_at=now)
         self._replies = {}
         self._configs = self.strategy.configure_round(number, participants, self.plan.base_config)
+        if self.plan.secure is not None:
+            try:
+                settings = secure_settings(self.plan.secure, participants)
+            except MedfedError as exc:
+                return self._fail_round(f"secure aggregation cannot start: {exc}", now)
+            self._secure = SecureRound(study_id=self.plan.study_id, round_number=number, settings=settings)
+            for node in participants:
+                self._configs[node] = {**self._configs[node], "secure_aggregation": settings}
         return [Send(node, self._task_for(node)) for node in participants]
 
     def _task_for(self, node: str) -> TrainTask:

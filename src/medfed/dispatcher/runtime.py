@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from medfed.core import serde
-from medfed.core.messages import Ack, NodeFailure, NodeUpdate, TrainTask
+from medfed.core.messages import Ack, NodeFailure, NodeUpdate, SecAggMessage
 from medfed.dispatcher.coordinator import (
     Action,
     Coordinator,
@@ -83,6 +83,10 @@ class DispatcherRuntime:
                 ack, actions = self.coordinator.update_received(message, now=now)
                 if not ack.accepted:
                     log.warning("update from %s refused: %s", node, ack.message)
+            elif isinstance(message, SecAggMessage):
+                ack, actions = self.coordinator.secure_received(message, now=now)
+                if not ack.accepted:
+                    log.warning("secure-aggregation step from %s refused: %s", node, ack.message)
             elif isinstance(message, NodeFailure):
                 log.warning("node %s failed round %s: %s", node, message.round, message.message)
                 actions = self.coordinator.failure_received(message, now=now)
@@ -122,7 +126,7 @@ class DispatcherRuntime:
         for action in actions:
             if isinstance(action, Send):
                 frame = serde.encode(action.message)
-                number = action.message.round if isinstance(action.message, TrainTask) else None
+                number = getattr(action.message, "round", None)
                 self.traffic.to_node(number, action.node, len(frame), now=self._clock())
                 try:
                     self._deliver(action.node, frame)

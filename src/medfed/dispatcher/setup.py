@@ -65,6 +65,16 @@ def initial_params(study: StudyConfig) -> Arrays:
 
 def new_coordinator(study: StudyConfig, *, now: float) -> Coordinator:
     t = study.training
+    secure = None
+    if study.privacy.secure_aggregation:
+        if study.privacy.mechanism is Mechanism.DP_FEDAVG:
+            raise ConfigError(
+                "[privacy] dp_fedavg adds its noise at the dispatcher, which under secure aggregation "
+                "never sees the updates it would clip; use dp_sgd with secure_aggregation"
+            )
+        if len(study.hospitals) < 3:
+            raise ConfigError("[privacy] secure_aggregation needs at least 3 data parties")
+        secure = {"threshold": study.privacy.secagg_threshold}
     plan = StudyPlan(
         study_id=study.study_id,
         rounds=t.rounds,
@@ -73,11 +83,7 @@ def new_coordinator(study: StudyConfig, *, now: float) -> Coordinator:
         base_config=training_config(study),
         round_timeout=t.round_timeout,
         join_timeout=t.join_timeout,
+        secure=secure,
     )
-    if study.privacy.secure_aggregation:
-        raise ConfigError(
-            "[privacy] secure_aggregation is not wired into the dispatcher yet; "
-            "run without it (the protocol itself is in medfed.privacy.secagg)"
-        )
     strategy = build_strategy(t.strategy.value, proximal_mu=t.proximal_mu, privacy=study.privacy)
     return Coordinator(plan, strategy, initial_params(study), now=now)

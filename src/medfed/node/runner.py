@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from medfed.core import serde
-from medfed.core.messages import Ack, NodeFailure, StudyEnd, TrainTask
+from medfed.core.messages import Ack, NodeFailure, SecAggMessage, StudyEnd, TrainTask
 from medfed.errors import MedfedError, ProtocolError, TransportError
 from medfed.node.worker import NodeWorker
 
@@ -31,9 +31,11 @@ def respond(worker: NodeWorker, frame: bytes) -> bytes | StudyEnd:
     message = serde.decode(frame)
     if isinstance(message, StudyEnd):
         return message
-    if not isinstance(message, TrainTask):
+    if not isinstance(message, (TrainTask, SecAggMessage)):
         raise ProtocolError(f"unexpected {type(message).__name__} from the dispatcher")
     try:
+        if isinstance(message, SecAggMessage):
+            return serde.encode(worker.handle_secure(message))
         return serde.encode(worker.handle(message))
     except MedfedError as exc:
         log.error("round %d failed at %s: %s", message.round, worker.name, exc)

@@ -13,12 +13,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from medfed.core.messages import NodeUpdate, TrainTask
+from medfed.core.messages import NodeUpdate, SecAggMessage, TrainTask
 from medfed.data import LocalDataset, images_to_float
-from medfed.errors import ConfigError, DataError, ModelError
+from medfed.errors import ConfigError, DataError, ModelError, ProtocolError
 from medfed.evaluation.ranking import macro_auc
 from medfed.models import build_model, load_arrays, model_arrays
 from medfed.node.privacy import PrivacyGuard, RoundPrivacy, clip_update
+from medfed.node.secure import SecureSession
 from medfed.training import LocalTrainConfig, as_tensors, derive_seed, predict_proba, train_local
 from medfed.training.dp_sgd import check_dp_compatible, train_local_dp
 
@@ -38,6 +39,7 @@ class NodeWorker:
     ) -> None:
         self.name = name
         self.guard = guard or PrivacyGuard()
+        self._sessions: dict[int, SecureSession] = {}
         self.dataset = dataset
         self.device = device
         self._model: nn.Module | None = None
@@ -73,7 +75,17 @@ class NodeWorker:
             self._model_key = key
         return self._model
 
-    def handle(self, task: TrainTask) -> NodeUpdate:
+    def handle_secure(self, message: SecAggMessage) -> SecAggMessage:
+        """The next step of this round's secure aggregation."""
+        session = self._sessions.get(message.round)
+        if session is None:
+            raise ProtocolError(f"no secure-aggregation session for round {message.round} at {self.name}")
+        reply = session.respond(message)
+        if message.stage == "unmask":
+            del self._sessions[message.round]
+        return reply
+
+    def handle(self, task: TrainTask) -> NodeUpdate | SecAggMessage:
         """Train on the task's parameters; raises a MedfedError the caller reports upstream."""
         config = dict(task.config)
         try:
@@ -116,6 +128,17 @@ class NodeWorker:
         if plan.mechanism != "none":
             metrics["epsilon"] = epsilon
         log.info("%s round %d: loss %.4f in %.2f s", self.name, task.round, stats.loss, stats.seconds)
+        if "secure_aggregation" in config:
+            self._sessions = {task.round: SecureSession(
+                study_id=task.study_id,
+                round_number=task.round,
+                node=self.name,
+                settings=config["secure_aggregation"],
+                new=params,
+                old=task.params,
+                weight=stats.num_samples,
+            )}
+            return self._sessions[task.round].advertise(metrics)
         return NodeUpdate(
             study_id=task.study_id,
             round=task.round,

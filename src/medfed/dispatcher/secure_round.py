@@ -1,0 +1,127 @@
+"""The dispatcher's side of one securely aggregated round, as a sans-IO state machine.
+
+It routes protocol messages between the nodes through :class:`SecAggServer` and moves
+to the next stage when every node still in the round has answered or dropped. The
+dispatcher only ever holds masked vectors and, at the end, their sum.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import numpy as np
+
+from medfed.core.messages import SecAggMessage
+from medfed.errors import ProtocolError
+from medfed.privacy.secagg import SecAggConfig, SecAggServer
+from medfed.privacy.secagg.messages import AdvertiseKeys, MaskedInput, ShareKeys, UnmaskShares
+from medfed.privacy.secagg.wire import (
+    config_from_jsonable,
+    config_to_jsonable,
+    from_jsonable,
+    to_jsonable,
+)
+
+Outgoing = list[tuple[str, SecAggMessage]]
+
+# A 2^32 ring keeps the masked upload the size of a float32 update. With a 2^-12 fixed-point
+# step, n nodes can each contribute |sample count x parameter change| up to 2^19 / n
+# (about 10,000 for 50 hospitals) before the sum could wrap; larger values are clipped.
+RING_BITS, SCALE_BITS = 32, 12
+
+# The reply each stage waits for, and the stage that follows once all are in.
+_EXPECT = {"advertise": "advertise", "share_keys": "share_keys", "masked": "masked", "unmask": "unmask_shares"}
+
+
+class SecureRound:
+    def __init__(self, *, study_id: str, round_number: int, settings: dict[str, Any]) -> None:
+        self.study_id = study_id
+        self.round = round_number
+        self._ids: dict[str, int] = {name: int(cid) for name, cid in settings["ids"].items()}
+        self._names = {cid: name for name, cid in self._ids.items()}
+        self._server = SecAggServer(config_from_jsonable(settings["config"]))
+        self.stage = "advertise"
+        self._waiting: set[str] = set(self._ids)
+        self.metrics: dict[str, dict[str, float]] = {}
+        self.result: np.ndarray | None = None
+
+    @property
+    def included(self) -> list[str]:
+        """Nodes whose update is part of the sum (a node lost while unmasking still counts)."""
+        return sorted(self._names[cid] for cid in self._server.survivors)
+
+    @property
+    def pending(self) -> set[str]:
+        return set(self._waiting)
+
+    def receive(self, node: str, message: SecAggMessage) -> Outgoing:
+        """Take one node's message; returns the messages of the next stage when it opens."""
+        if node not in self._waiting or message.stage != _EXPECT.get(self.stage):
+            raise ProtocolError(f"{node} sent {message.stage!r} while the round is at {self.stage!r}")
+        if self.stage == "advertise":
+            self._server.receive_advertise(self._own(node, from_jsonable(message.body, expect=AdvertiseKeys)))
+            self.metrics[node] = dict(message.metrics)
+        elif self.stage == "share_keys":
+            self._server.receive_share_keys(self._own(node, from_jsonable(message.body, expect=ShareKeys)))
+        elif self.stage == "masked":
+            data = message.params.get("masked")
+            if data is None:
+                raise ProtocolError(f"{node} sent no masked vector")
+            self._server.receive_masked(MaskedInput(self._ids[node], data.tobytes()))
+        else:
+            self._server.receive_unmask(self._own(node, from_jsonable(message.body, expect=UnmaskShares)))
+        self._waiting.discard(node)
+        return self._advance()
+
+    def drop(self, node: str) -> Outgoing:
+        """A node left or timed out: the protocol carries on without its next message."""
+        if node not in self._waiting:
+            return []
+        self._waiting.discard(node)
+        return self._advance()
+
+    def _own(self, node: str, msg: Any) -> Any:
+        if msg.sender != self._ids[node]:
+            raise ProtocolError(f"{node} sent a message signed as node {msg.sender}")
+        return msg
+
+    def _advance(self) -> Outgoing:
+        if self._waiting:
+            return []
+        if self.stage == "advertise":
+            out = {cid: ("roster", to_jsonable(m)) for cid, m in self._server.roster().items()}
+            self.stage = "share_keys"
+        elif self.stage == "share_keys":
+            out = {cid: ("shares", to_jsonable(m)) for cid, m in self._server.forwarded().items()}
+            self.stage = "masked"
+        elif self.stage == "masked":
+            out = {cid: ("unmask", to_jsonable(m)) for cid, m in self._server.unmask_requests().items()}
+            self.stage = "unmask"
+        else:
+            self.result = self._server.result()
+            self.stage = "done"
+            return []
+        self._waiting = {self._names[cid] for cid in out}
+        if not self._waiting:
+            return self._advance()
+        return [
+            (self._names[cid], SecAggMessage(self.study_id, self.round, self._names[cid], stage, body, {}))
+            for cid, (stage, body) in sorted(out.items())
+        ]
+
+
+def secure_settings(template: dict[str, Any], participants: list[str]) -> dict[str, Any]:
+    """This round's public protocol parameters: node ids, threshold, a fresh round seed."""
+    ids = {name: index + 1 for index, name in enumerate(sorted(participants))}
+    options: dict[str, Any] = {"modulus_bits": RING_BITS, "scale_bits": SCALE_BITS}
+    if template.get("threshold"):
+        options["threshold"] = int(template["threshold"])
+    clip = 0.99 * 2 ** (RING_BITS - 1 - SCALE_BITS) / len(ids)
+    config = SecAggConfig.recommended(
+        tuple(ids.values()),
+        clip=clip,
+        round_seed=secrets.token_bytes(16),
+        **options,
+    )
+    return {"ids": ids, "config": config_to_jsonable(config)}

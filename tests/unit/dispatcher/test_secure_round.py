@@ -1,0 +1,90 @@
+"""Secure aggregation driven through the coordinator by hand: drop a node at every stage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from medfed.aggregation import FedAvg
+from medfed.core.messages import SecAggMessage, TrainTask
+from medfed.dispatcher.coordinator import Coordinator, Phase, Send, StudyFinished, StudyPlan
+from medfed.node.secure import SecureSession
+
+NODES = ("h1", "h2", "h3", "h4")
+GLOBAL = {"w": np.zeros(5, np.float32), "count": np.array(0)}
+UPDATES = {n: np.full(5, i + 1, np.float32) * 0.1 for i, n in enumerate(NODES)}
+WEIGHTS = {"h1": 10, "h2": 20, "h3": 30, "h4": 40}
+
+
+def _run(drop_stage: str | None, victims: tuple[str, ...] = ("h2",), *, threshold: int = 0):
+    plan = StudyPlan("s", 1, NODES, 2, {}, round_timeout=60, join_timeout=30, secure={"threshold": threshold})
+    c = Coordinator(plan, FedAvg(), dict(GLOBAL), now=0.0)
+    actions = []
+    for node in NODES:
+        actions += c.node_joined(node, now=0.0)
+    sessions: dict[str, SecureSession] = {}
+    finished = None
+    while True:
+        outgoing = [a for a in actions if isinstance(a, Send)]
+        finished = next((a for a in actions if isinstance(a, StudyFinished)), finished)
+        if not outgoing or finished:
+            break
+        actions = []
+        for send in outgoing:
+            node, message = send.node, send.message
+            if isinstance(message, TrainTask):
+                assert "w" in message.params and "secure_aggregation" in message.config
+                sessions[node] = SecureSession(
+                    study_id="s", round_number=1, node=node, settings=message.config["secure_aggregation"],
+                    new={"w": UPDATES[node], "count": np.array(1)}, old=message.params, weight=WEIGHTS[node],
+                )
+                stage, reply = "advertise", sessions[node].advertise({"train_loss": 1.0})
+            elif isinstance(message, SecAggMessage):
+                stage, reply = message.stage, sessions[node].respond(message)
+            else:
+                continue
+            if node in victims and stage == drop_stage:
+                actions += c.node_left(node, now=1.0)
+                continue
+            ack, more = c.secure_received(reply, now=1.0)
+            # The step that finds too few survivors is answered with the round's failure.
+            assert ack.accepted or any(isinstance(a, StudyFinished) for a in more), ack.message
+            actions += more
+    return c, finished
+
+
+def _expected(included: list[str]) -> np.ndarray:
+    total = sum(WEIGHTS[n] for n in included)
+    return sum(WEIGHTS[n] * UPDATES[n].astype(np.float64) for n in included) / total
+
+
+@pytest.mark.clause("5.5.1.1a")
+@pytest.mark.parametrize("stage", [None, "advertise", "roster", "shares", "unmask"])
+def test_dropout_at_any_stage_still_gives_the_weighted_mean_of_the_included(stage) -> None:
+    c, finished = _run(stage)
+    assert finished is not None and finished.ok, finished
+    record = c.history[0]
+    # A node lost while unmasking has its masked input in the sum already: it stays included.
+    included = list(NODES) if stage in (None, "unmask") else [n for n in NODES if n != "h2"]
+    assert record.accepted == included
+    np.testing.assert_allclose(c.global_params["w"], _expected(included), atol=1e-3)
+    assert int(c.global_params["count"]) == 0  # integer buffers stay the dispatcher's
+
+
+@pytest.mark.clause("5.5.1.1a")
+def test_too_few_survivors_fail_the_round_and_reveal_nothing() -> None:
+    c, finished = _run("shares", victims=("h2", "h3"), threshold=3)
+    assert finished is not None and not finished.ok
+    assert "secure aggregation failed" in finished.reason
+    assert c.phase is Phase.FAILED and not np.any(c.global_params["w"])
+
+
+def test_plain_updates_are_refused_in_a_secure_round() -> None:
+    from medfed.core.messages import NodeUpdate
+
+    plan = StudyPlan("s", 1, NODES, 2, {}, round_timeout=60, join_timeout=30, secure={"threshold": 0})
+    c = Coordinator(plan, FedAvg(), dict(GLOBAL), now=0.0)
+    for node in NODES:
+        c.node_joined(node, now=0.0)
+    ack, _ = c.update_received(NodeUpdate("s", 1, "h1", dict(GLOBAL), 10, 0.1), now=1.0)
+    assert not ack.accepted and "securely aggregated" in ack.message
