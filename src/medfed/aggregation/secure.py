@@ -19,10 +19,19 @@ def _float_keys(params: Arrays) -> list[str]:
     return sorted(k for k, v in params.items() if np.issubdtype(v.dtype, np.floating))
 
 
-def weighted_delta_vector(new: Arrays, old: Arrays, weight: int, *, clip: float) -> np.ndarray:
-    """float64 (D + 1,): the weighted update, flattened in key order, then the weight."""
+def weighted_delta_vector(
+    new: Arrays, old: Arrays, weight: int, *, clip: float, noise: np.ndarray | None = None
+) -> np.ndarray:
+    """float64 (D + 1,): the weighted update, flattened in key order, then the weight.
+
+    ``noise`` (D,), if given, is added to the update part: a node's share of the
+    Gaussian noise of client-level DP when no party may see an update in the clear.
+    """
     parts = [(new[k].astype(np.float64) - old[k]).ravel() * weight for k in _float_keys(old)]
-    vector = np.concatenate([*parts, np.array([float(weight)])])
+    update = np.concatenate(parts)
+    if noise is not None:
+        update = update + noise
+    vector = np.concatenate([update, np.array([float(weight)])])
     return np.clip(vector, -clip, clip)
 
 

@@ -67,11 +67,6 @@ def new_coordinator(study: StudyConfig, *, now: float) -> Coordinator:
     t = study.training
     secure = None
     if study.privacy.secure_aggregation:
-        if study.privacy.mechanism is Mechanism.DP_FEDAVG:
-            raise ConfigError(
-                "[privacy] dp_fedavg adds its noise at the dispatcher, which under secure aggregation "
-                "never sees the updates it would clip; use dp_sgd with secure_aggregation"
-            )
         if len(study.hospitals) < 3:
             raise ConfigError("[privacy] secure_aggregation needs at least 3 data parties")
         secure = {"threshold": study.privacy.secagg_threshold}

@@ -14,6 +14,7 @@ import numpy as np
 from medfed.aggregation.secure import weighted_delta_vector
 from medfed.core.messages import Arrays, SecAggMessage
 from medfed.errors import ProtocolError
+from medfed.privacy.dp import SecureRandom
 from medfed.privacy.secagg import SecAggClient
 from medfed.privacy.secagg.messages import ForwardedShares, Roster, UnmaskRequest
 from medfed.privacy.secagg.wire import config_from_jsonable, from_jsonable, to_jsonable
@@ -32,6 +33,7 @@ class SecureSession:
         new: Arrays,
         old: Arrays,
         weight: int,
+        dp_noise_std: float | None = None,
     ) -> None:
         self.study_id = study_id
         self.round = round_number
@@ -39,7 +41,15 @@ class SecureSession:
         config = config_from_jsonable(settings["config"])
         cid = int(settings["ids"][node])
         self._client = SecAggClient(cid, config)
-        self._vector = weighted_delta_vector(new, old, weight, clip=config.clip)
+        noise = None
+        if dp_noise_std is not None:
+            # Client-level DP without a trusted aggregator: each node adds a share of the noise,
+            # sized so that any t survivors (the fewest a round can finish with) carry the full
+            # variance (sigma * C)^2; the update is then weighted 1, as DP-FedAvg averages uniformly.
+            weight = 1
+            size = sum(v.size for v in old.values() if np.issubdtype(v.dtype, np.floating))
+            noise = SecureRandom().normal((size,), scale=dp_noise_std / np.sqrt(config.threshold))
+        self._vector = weighted_delta_vector(new, old, weight, clip=config.clip, noise=noise)
 
     def _message(self, stage: str, body: Any, params: Arrays | None = None, metrics: dict[str, float] | None = None) -> SecAggMessage:
         return SecAggMessage(self.study_id, self.round, self.node, stage, body, params or {}, metrics or {})

@@ -137,6 +137,7 @@ class NodeWorker:
                 new=params,
                 old=task.params,
                 weight=stats.num_samples,
+                dp_noise_std=plan.noise_multiplier * plan.clip_norm if plan.mechanism == "dp_fedavg" else None,
             )}
             return self._sessions[task.round].advertise(metrics)
         return NodeUpdate(
