@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from medfed.aggregation.client_dp import ClientLevelDP
+from medfed.aggregation.client_dp import AdaptiveClipping, ClientLevelDP
 from medfed.aggregation.fedavg import FedAvg
 from medfed.aggregation.fedprox import FedProx
 from medfed.aggregation.strategy import Strategy
@@ -30,5 +30,12 @@ def build_strategy(
             clip_norm=privacy.clip_norm,
             delta=privacy.delta,
             gaussian=lambda shape, sigma: rng.normal(shape, scale=sigma),
+            adaptive=AdaptiveClipping(
+                target_quantile=privacy.target_quantile,
+                learning_rate=privacy.clip_learning_rate,
+                count_noise=privacy.clip_count_noise,
+            )
+            if privacy.adaptive_clipping
+            else None,
         )
     return inner

@@ -107,6 +107,11 @@ class PrivacyConfig:
     delta: float = 1e-5
     secure_aggregation: bool = False
     secagg_threshold: int = 0  # 0: a majority of the participants
+    # Adaptive clipping (Andrew et al. 2021): clip_norm follows a private estimate of a quantile.
+    adaptive_clipping: bool = False
+    target_quantile: float = 0.5
+    clip_learning_rate: float = 0.2
+    clip_count_noise: float = 0.0  # noise std on the count of unclipped nodes; 0: a tenth of the budget
 
     def __post_init__(self) -> None:
         if self.noise_multiplier < 0:
@@ -117,6 +122,17 @@ class PrivacyConfig:
             raise ConfigError(f"[privacy] clip_norm must be > 0, not {self.clip_norm}")
         if not 0 < self.delta < 1:
             raise ConfigError(f"[privacy] delta must be in (0, 1), not {self.delta}")
+        if not 0 < self.target_quantile < 1:
+            raise ConfigError(f"[privacy] target_quantile must be in (0, 1), not {self.target_quantile}")
+        if self.clip_learning_rate <= 0 or self.clip_count_noise < 0:
+            raise ConfigError("[privacy] clip_learning_rate must be > 0 and clip_count_noise >= 0")
+        if self.adaptive_clipping and self.mechanism is not Mechanism.DP_FEDAVG:
+            raise ConfigError("[privacy] adaptive_clipping applies to mechanism 'dp_fedavg' only")
+        if self.adaptive_clipping and self.secure_aggregation:
+            raise ConfigError(
+                "[privacy] adaptive_clipping needs each node's clipped/unclipped bit at the dispatcher; "
+                "it is not combined with secure_aggregation"
+            )
         if self.secagg_threshold < 0:
             raise ConfigError(f"[privacy] secagg_threshold must be >= 0, not {self.secagg_threshold}")
 

@@ -21,7 +21,7 @@ MAX_SAMPLES = 10**9
 
 # Aggregate metrics a node may report about a round (clause 5.4.2.1: nothing else leaves).
 DECLARED_METRICS = frozenset(
-    {"train_loss", "train_accuracy", "val_loss", "val_auc", "val_accuracy", "n_val", "epsilon"}
+    {"train_loss", "train_accuracy", "val_loss", "val_auc", "val_accuracy", "n_val", "epsilon", "unclipped"}
 )
 
 

@@ -124,7 +124,9 @@ class NodeWorker:
         metrics.update(self._validate(model))
         params = model_arrays(model)
         if plan.mechanism == "dp_fedavg":
-            params, _ = clip_update(params, task.params, plan.clip_norm)
+            params, norm = clip_update(params, task.params, plan.clip_norm)
+            # One bit for adaptive clipping, noised at the dispatcher before it is used.
+            metrics["unclipped"] = float(norm <= plan.clip_norm)
         if plan.mechanism != "none":
             metrics["epsilon"] = epsilon
         log.info("%s round %d: loss %.4f in %.2f s", self.name, task.round, stats.loss, stats.seconds)

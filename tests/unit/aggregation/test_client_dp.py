@@ -46,3 +46,31 @@ def test_aggregate_is_the_uniform_mean_plus_noise_scaled_by_sigma_c_over_n() -> 
     np.testing.assert_allclose(result["w"], [0.3 + 0.25, 0.4 + 0.25], rtol=1e-6)
     assert seen == [pytest.approx(2.0 * 1.0 / 2)] and int(result["n"]) == 5
     assert update_norm(replies[0].params, base) == pytest.approx(0.6)
+
+
+@pytest.mark.clause("5.4.3.3-4")
+def test_adaptive_clipping_follows_the_target_quantile_of_update_norms() -> None:
+    from medfed.aggregation.client_dp import AdaptiveClipping
+    from medfed.privacy.dp import SeededRandom
+
+    rng = SeededRandom(7)
+    wrapper = ClientLevelDP(
+        FedAvg(), noise_multiplier=1.0, clip_norm=10.0, delta=1e-5,
+        gaussian=lambda shape, s: rng.normal(shape, scale=s),
+        adaptive=AdaptiveClipping(target_quantile=0.5, learning_rate=0.2),
+    )
+    base = {"w": np.zeros(1, np.float32)}
+    norms = np.linspace(0.5, 1.5, 20)  # median 1.0
+    for _ in range(60):
+        replies = [
+            ClientReply(f"n{i}", {"w": np.array([min(v, wrapper.clip_norm)], np.float32)}, 1,
+                        {"unclipped": float(v <= wrapper.clip_norm)})
+            for i, v in enumerate(norms)
+        ]
+        configs = wrapper.configure_round(1, ["n0"], {})
+        assert configs["n0"]["clip_norm"] == wrapper.clip_norm
+        wrapper.aggregate(1, base, replies)
+    assert wrapper.clip_history[0] == 10.0
+    assert 0.6 < wrapper.clip_norm < 1.5  # converged near the median norm from far above
+    # A tenth of the budget goes to the count: the update noise multiplier is 1/sqrt(0.9).
+    assert wrapper._update_noise_multiplier() == pytest.approx(1 / np.sqrt(0.9))

@@ -61,3 +61,16 @@ def test_a_hospital_cap_refuses_rounds_past_its_budget(medmnist_dir: Path) -> No
     assert max(r["epsilon"].get("hospital-c", 0.0) for r in rounds) <= 3.0
     with pytest.raises(StudyFailedError, match="min_nodes"):
         simulate(study.with_training(min_nodes=3), scenario.datasets, device=CPU, max_epsilon={"hospital-c": 3.0})
+
+
+@pytest.mark.clause("5.4.3.3-4")
+def test_adaptive_clipping_runs_through_a_study(medmnist_dir: Path) -> None:
+    privacy = PrivacyConfig(
+        mechanism=Mechanism.DP_FEDAVG, noise_multiplier=1.0, clip_norm=5.0, adaptive_clipping=True
+    )
+    study = _study(privacy, rounds=3)
+    scenario = prepare_scenario(study, data_dir=medmnist_dir)
+    outcome = simulate(study, scenario.datasets, device=CPU)
+    assert all("unclipped" in r["metrics"] for r in outcome.summary["rounds"])
+    with pytest.raises(ConfigError, match="not combined with secure_aggregation"):
+        PrivacyConfig(mechanism=Mechanism.DP_FEDAVG, adaptive_clipping=True, secure_aggregation=True)
