@@ -113,6 +113,10 @@ class ClientLevelDP(Strategy):
                 continue
             mean_delta = sum(r.params[key].astype(np.float64) - base for r in replies) / n
             noisy = base + mean_delta + self._gaussian(base.shape, sigma)
+            if key.endswith("running_var"):
+                # Post-processing (free under DP): a variance cannot be negative, and a negative
+                # BatchNorm variance would turn every prediction into NaN.
+                noisy = np.maximum(noisy, 1e-5)
             result[key] = noisy.astype(base.dtype)
         if self.adaptive is not None:
             self._adapt(replies)
