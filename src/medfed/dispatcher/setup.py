@@ -11,7 +11,6 @@ from medfed.data import dataset_info
 from medfed.dispatcher.coordinator import Coordinator, StudyPlan
 from medfed.errors import ConfigError
 from medfed.models import build_model, model_arrays
-from medfed.training.dp_sgd import check_dp_compatible
 
 
 def training_config(study: StudyConfig) -> dict[str, Any]:
@@ -59,6 +58,8 @@ def initial_params(study: StudyConfig) -> Arrays:
         seed=study.training.seed,
     )
     if study.privacy.mechanism is Mechanism.DP_SGD:
+        from medfed.training.dp_sgd import check_dp_compatible  # Opacus only when needed
+
         check_dp_compatible(model, cfg["model"])
     return model_arrays(model)
 

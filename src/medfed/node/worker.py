@@ -21,7 +21,6 @@ from medfed.models import build_model, load_arrays, model_arrays
 from medfed.node.privacy import PrivacyGuard, RoundPrivacy, clip_update
 from medfed.node.secure import SecureSession
 from medfed.training import LocalTrainConfig, as_tensors, derive_seed, predict_proba, train_local
-from medfed.training.dp_sgd import check_dp_compatible, train_local_dp
 
 log = logging.getLogger("medfed.node")
 
@@ -105,6 +104,9 @@ class NodeWorker:
         plan = RoundPrivacy.from_task(config)
         n = int(labels.shape[0])
         if plan.mechanism == "dp_sgd":
+            # Imported here: Opacus is heavy, and most studies never load it at a node.
+            from medfed.training.dp_sgd import check_dp_compatible, train_local_dp
+
             check_dp_compatible(model, config["model"])
             sample_rate = min(1.0, cfg.batch_size / n)
             epsilon = self.guard.admit(plan, sample_rate=sample_rate, steps=max(1, round(cfg.epochs / sample_rate)))
