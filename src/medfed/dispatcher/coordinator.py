@@ -116,6 +116,9 @@ class Coordinator:
         if self.phase is Phase.WAITING and self.connected >= set(self.plan.expected_nodes):
             return self._start_round(now)
         if self.phase is Phase.TRAINING and node in self._pending():
+            if self._secure is not None:
+                # Its protocol secrets died with the old connection: it rejoins next round.
+                return self._drop(node, "reconnected during secure aggregation", now)
             # A node that reconnects while it owes an update gets its task again.
             return [Send(node, self._task_for(node))]
         if self.phase in (Phase.DONE, Phase.FAILED):

@@ -88,3 +88,14 @@ def test_plain_updates_are_refused_in_a_secure_round() -> None:
         c.node_joined(node, now=0.0)
     ack, _ = c.update_received(NodeUpdate("s", 1, "h1", dict(GLOBAL), 10, 0.1), now=1.0)
     assert not ack.accepted and "securely aggregated" in ack.message
+
+
+def test_a_node_reconnecting_mid_secure_round_sits_it_out() -> None:
+    plan = StudyPlan("s", 1, NODES, 2, {}, round_timeout=60, join_timeout=30, secure={"threshold": 0})
+    c = Coordinator(plan, FedAvg(), dict(GLOBAL), now=0.0)
+    for node in NODES:
+        c.node_joined(node, now=0.0)
+    actions = c.node_joined("h3", now=1.0)  # a second stream from h3 before it advertised
+    assert not [a for a in actions if isinstance(a, Send) and isinstance(a.message, TrainTask)]
+    assert "reconnected" in c._current.dropped["h3"]  # type: ignore[union-attr]
+    assert "h3" in c.connected  # and it is invited to the next round
