@@ -170,7 +170,8 @@ class Coordinator:
         try:
             outgoing = secure.receive(message.node, message)
         except ProtocolError as exc:
-            return Ack(False, exc.code, str(exc)), []
+            dropped = self._drop(message.node, f"rejected: {exc}", now) if message.node in secure.pending else []
+            return Ack(False, exc.code, str(exc)), dropped
         except MedfedError as exc:
             return Ack(False, exc.code, str(exc)), self._fail_round(f"secure aggregation failed: {exc}", now)
         if "epsilon" in message.metrics:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from medfed.core.messages import SecAggMessage
-from medfed.errors import ProtocolError
+from medfed.errors import MedfedError, ProtocolError
 from medfed.privacy.secagg import SecAggConfig, SecAggServer
 from medfed.privacy.secagg.messages import AdvertiseKeys, MaskedInput, ShareKeys, UnmaskShares
 from medfed.privacy.secagg.wire import (
@@ -59,18 +59,22 @@ class SecureRound:
         """Take one node's message; returns the messages of the next stage when it opens."""
         if node not in self._waiting or message.stage != _EXPECT.get(self.stage):
             raise ProtocolError(f"{node} sent {message.stage!r} while the round is at {self.stage!r}")
-        if self.stage == "advertise":
-            self._server.receive_advertise(self._own(node, from_jsonable(message.body, expect=AdvertiseKeys)))
-            self.metrics[node] = dict(message.metrics)
-        elif self.stage == "share_keys":
-            self._server.receive_share_keys(self._own(node, from_jsonable(message.body, expect=ShareKeys)))
-        elif self.stage == "masked":
-            data = message.params.get("masked")
-            if data is None:
-                raise ProtocolError(f"{node} sent no masked vector")
-            self._server.receive_masked(MaskedInput(self._ids[node], data.tobytes()))
-        else:
-            self._server.receive_unmask(self._own(node, from_jsonable(message.body, expect=UnmaskShares)))
+        try:
+            if self.stage == "advertise":
+                self._server.receive_advertise(self._own(node, from_jsonable(message.body, expect=AdvertiseKeys)))
+                self.metrics[node] = dict(message.metrics)
+            elif self.stage == "share_keys":
+                self._server.receive_share_keys(self._own(node, from_jsonable(message.body, expect=ShareKeys)))
+            elif self.stage == "masked":
+                data = message.params.get("masked")
+                if data is None:
+                    raise ProtocolError(f"{node} sent no masked vector")
+                self._server.receive_masked(MaskedInput(self._ids[node], data.tobytes()))
+            else:
+                self._server.receive_unmask(self._own(node, from_jsonable(message.body, expect=UnmaskShares)))
+        except MedfedError as exc:
+            # The node's own message is at fault: it is refused, and the node leaves the round.
+            raise ProtocolError(f"{node}: {exc}") from None
         self._waiting.discard(node)
         return self._advance()
 

@@ -99,3 +99,16 @@ def test_a_node_reconnecting_mid_secure_round_sits_it_out() -> None:
     assert not [a for a in actions if isinstance(a, Send) and isinstance(a.message, TrainTask)]
     assert "reconnected" in c._current.dropped["h3"]  # type: ignore[union-attr]
     assert "h3" in c.connected  # and it is invited to the next round
+
+
+@pytest.mark.clause("5.5.1.1a")
+def test_a_malformed_protocol_message_drops_only_its_sender() -> None:
+    plan = StudyPlan("s", 1, NODES, 2, {}, round_timeout=60, join_timeout=30, secure={"threshold": 0})
+    c = Coordinator(plan, FedAvg(), dict(GLOBAL), now=0.0)
+    for node in NODES:
+        c.node_joined(node, now=0.0)
+    bad = SecAggMessage("s", 1, "h1", "advertise", {"type": "AdvertiseKeys", "sender": 1, "c_public": 5}, {})
+    ack, _ = c.secure_received(bad, now=1.0)
+    assert not ack.accepted and ack.code == "protocol"
+    assert "rejected" in c._current.dropped["h1"]  # type: ignore[union-attr]
+    assert "h1" not in c._pending() and c.phase is Phase.TRAINING
