@@ -13,6 +13,7 @@ the exact bits of the released value.
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -39,11 +40,12 @@ class RandomSource(Protocol):
         ...
 
 
-class _Transforms:
+class _Transforms(ABC):
     """Turns 53-bit integers (from a subclass) into uniform, Gaussian and Laplace draws."""
 
-    def _bits53(self, n: int) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _bits53(self, n: int) -> np.ndarray:
+        """``n`` independent uniform integers in [0, 2^53), as uint64."""
 
     def uniform(self, size: Size = ()) -> np.ndarray:
         shape = (size,) if isinstance(size, int) else tuple(size)
