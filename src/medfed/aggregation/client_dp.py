@@ -90,6 +90,7 @@ class ClientLevelDP(Strategy):
             "noise_multiplier": self.noise_multiplier,
             "clip_norm": self.clip_norm,
             "delta": self.delta,
+            "adaptive_clipping": self.adaptive is not None,
         }
         return {node: {**config, **extra} for node, config in configs.items()}
 

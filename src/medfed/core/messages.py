@@ -25,6 +25,18 @@ DECLARED_METRICS = frozenset(
 )
 
 
+def _check_metrics(metrics: dict[str, Any]) -> None:
+    """Only declared metrics, each a finite number (NaN allowed: a one-class split)."""
+    undeclared = sorted(set(metrics) - DECLARED_METRICS)
+    if undeclared:
+        raise ProtocolError(f"message carries undeclared metrics: {undeclared}")
+    for key, value in metrics.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ProtocolError(f"metric {key!r} must be a number, not {type(value).__name__}")
+        if math.isinf(value):
+            raise ProtocolError(f"metric {key!r} is infinite")
+
+
 @dataclass(frozen=True)
 class TrainTask:
     """Dispatcher → node: train the global model of ``round`` on local data."""
@@ -57,11 +69,7 @@ class NodeUpdate:
             )
         if not (math.isfinite(self.train_seconds) and self.train_seconds >= 0):
             raise ProtocolError(f"update reports train_seconds={self.train_seconds}; must be >= 0")
-        for key, value in self.metrics.items():
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise ProtocolError(f"metric {key!r} must be a number, not {type(value).__name__}")
-            if math.isinf(value):
-                raise ProtocolError(f"metric {key!r} is infinite")
+        _check_metrics(self.metrics)
 
 
 @dataclass(frozen=True)
@@ -122,9 +130,7 @@ class SecAggMessage:
     metrics: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        undeclared = sorted(set(self.metrics) - DECLARED_METRICS)
-        if undeclared:
-            raise ProtocolError(f"secure-aggregation message carries undeclared metrics: {undeclared}")
+        _check_metrics(self.metrics)
         if set(self.params) - {"masked"}:
             raise ProtocolError(f"secure-aggregation message carries tensors {sorted(self.params)}")
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from medfed.aggregation import ClientReply, Strategy, validate_update
 from medfed.aggregation.secure import apply_weighted_sum
 from medfed.core.messages import (
@@ -103,6 +105,7 @@ class Coordinator:
         self._replies: dict[str, ClientReply] = {}
         self._configs: dict[str, dict[str, Any]] = {}
         self._secure: SecureRound | None = None
+        self._stage_opened = 0.0
 
     @property
     def current_round(self) -> int | None:
@@ -176,7 +179,7 @@ class Coordinator:
             return Ack(False, exc.code, str(exc)), self._fail_round(f"secure aggregation failed: {exc}", now)
         if "epsilon" in message.metrics:
             current.epsilon[message.node] = message.metrics["epsilon"]
-        return Ack(True), self._secure_sends(outgoing) + self._maybe_close(now)
+        return Ack(True), self._secure_sends(outgoing, now) + self._maybe_close(now)
 
     def failure_received(self, failure: NodeFailure, *, now: float) -> list[Action]:
         if self._current is None or failure.round != self._current.round:
@@ -201,7 +204,9 @@ class Coordinator:
                 f"{self.plan.join_timeout:g} s (min_nodes={self.plan.min_nodes}); missing: {', '.join(missing)}"
             )
         current = self._current
-        if self.phase is Phase.TRAINING and current and now - current.started_at >= self.plan.round_timeout:
+        # Each secure-aggregation stage gets the full timeout from when it opened.
+        opened = max(current.started_at, self._stage_opened) if current else 0.0
+        if self.phase is Phase.TRAINING and current and now - opened >= self.plan.round_timeout:
             actions: list[Action] = []
             for node in sorted(self._pending()):
                 actions += self._drop(node, f"no update within round_timeout={self.plan.round_timeout:g} s", now)
@@ -224,13 +229,26 @@ class Coordinator:
         self._current.dropped[node] = why
         if self._secure is not None:
             try:
-                return self._secure_sends(self._secure.drop(node)) + self._maybe_close(now)
+                return self._secure_sends(self._secure.drop(node), now) + self._maybe_close(now)
             except MedfedError as exc:
                 return self._fail_round(f"secure aggregation failed: {exc}", now)
         return self._maybe_close(now)
 
-    def _secure_sends(self, outgoing: list[tuple[str, SecAggMessage]]) -> list[Action]:
-        return [Send(node, message) for node, message in outgoing]
+    def _secure_sends(self, outgoing: list[tuple[str, SecAggMessage]], now: float) -> list[Action]:
+        if outgoing:
+            self._stage_opened = now
+        actions: list[Action] = []
+        for node, message in outgoing:
+            if node in self.connected:
+                actions.append(Send(node, message))
+            elif self._current is not None and self._secure is not None:
+                # It left after answering the last stage: nobody would ever hear from it again.
+                self._current.dropped[node] = "disconnected during secure aggregation"
+                try:
+                    actions += self._secure_sends(self._secure.drop(node), now)
+                except MedfedError as exc:
+                    return actions + self._fail_round(f"secure aggregation failed: {exc}", now)
+        return actions
 
     def _fail_round(self, reason: str, now: float) -> list[Action]:
         current = self._current
@@ -271,7 +289,7 @@ class Coordinator:
             else:
                 self.global_params = self.strategy.aggregate(current.round, self.global_params, replies)
             current.metrics = self.strategy.aggregate_metrics(replies)
-        except (MedfedError, ArithmeticError, ValueError) as exc:
+        except (MedfedError, ArithmeticError, ValueError, TypeError) as exc:
             return [RoundClosed(current)] + self._fail(f"round {current.round} could not be aggregated: {exc}")
         actions: list[Action] = [RoundClosed(current)]
         if current.round >= self.plan.rounds:
@@ -295,7 +313,10 @@ class Coordinator:
                 settings = secure_settings(self.plan.secure, participants)
             except MedfedError as exc:
                 return self._fail_round(f"secure aggregation cannot start: {exc}", now)
-            self._secure = SecureRound(study_id=self.plan.study_id, round_number=number, settings=settings)
+            size = 1 + sum(v.size for v in self.global_params.values() if np.issubdtype(v.dtype, np.floating))
+            self._secure = SecureRound(
+                study_id=self.plan.study_id, round_number=number, settings=settings, vector_size=size
+            )
             for node in participants:
                 self._configs[node] = {**self._configs[node], "secure_aggregation": settings}
         return [Send(node, self._task_for(node)) for node in participants]

@@ -35,7 +35,11 @@ _EXPECT = {"advertise": "advertise", "share_keys": "share_keys", "masked": "mask
 
 
 class SecureRound:
-    def __init__(self, *, study_id: str, round_number: int, settings: dict[str, Any]) -> None:
+    def __init__(
+        self, *, study_id: str, round_number: int, settings: dict[str, Any], vector_size: int
+    ) -> None:
+        # Fixed by the model, not by whichever node answers first.
+        self._masked_bytes = vector_size * RING_BITS // 8
         self.study_id = study_id
         self.round = round_number
         self._ids: dict[str, int] = {name: int(cid) for name, cid in settings["ids"].items()}
@@ -67,12 +71,14 @@ class SecureRound:
                 self._server.receive_share_keys(self._own(node, from_jsonable(message.body, expect=ShareKeys)))
             elif self.stage == "masked":
                 data = message.params.get("masked")
-                if data is None:
-                    raise ProtocolError(f"{node} sent no masked vector")
+                if data is None or data.dtype != np.uint8 or data.nbytes != self._masked_bytes:
+                    raise ProtocolError(
+                        f"{node} sent no masked vector of {self._masked_bytes} bytes (uint8)"
+                    )
                 self._server.receive_masked(MaskedInput(self._ids[node], data.tobytes()))
             else:
                 self._server.receive_unmask(self._own(node, from_jsonable(message.body, expect=UnmaskShares)))
-        except MedfedError as exc:
+        except (MedfedError, TypeError, AttributeError, ValueError, KeyError, RecursionError) as exc:
             # The node's own message is at fault: it is refused, and the node leaves the round.
             raise ProtocolError(f"{node}: {exc}") from None
         self._waiting.discard(node)

@@ -128,7 +128,8 @@ class NodeWorker:
         if plan.mechanism == "dp_fedavg":
             params, norm = clip_update(params, task.params, plan.clip_norm)
             # One bit for adaptive clipping, noised at the dispatcher before it is used.
-            metrics["unclipped"] = float(norm <= plan.clip_norm)
+            if config.get("adaptive_clipping"):
+                metrics["unclipped"] = float(norm <= plan.clip_norm)
         if plan.mechanism != "none":
             metrics["epsilon"] = epsilon
         log.info("%s round %d: loss %.4f in %.2f s", self.name, task.round, stats.loss, stats.seconds)
@@ -143,7 +144,11 @@ class NodeWorker:
                 weight=stats.num_samples,
                 dp_noise_std=plan.noise_multiplier * plan.clip_norm if plan.mechanism == "dp_fedavg" else None,
             )}
-            return self._sessions[task.round].advertise(metrics)
+            # epsilon and n_val would reveal this hospital's sample count (epsilon depends on
+            # batch / n): under secure aggregation they stay here, in the node's log.
+            log.info("%s round %d: epsilon %s (kept local)", self.name, task.round, metrics.get("epsilon"))
+            private = {"epsilon", "n_val", "unclipped"}
+            return self._sessions[task.round].advertise({k: v for k, v in metrics.items() if k not in private})
         return NodeUpdate(
             study_id=task.study_id,
             round=task.round,

@@ -16,7 +16,8 @@ def _wrapper(gaussian) -> ClientLevelDP:
 def test_round_configuration_carries_the_node_half() -> None:
     configs = _wrapper(lambda shape, s: np.zeros(shape)).configure_round(1, ["a"], {"lr": 0.1})
     assert configs["a"] == {
-        "lr": 0.1, "mechanism": "dp_fedavg", "noise_multiplier": 2.0, "clip_norm": 1.0, "delta": 1e-5
+        "lr": 0.1, "mechanism": "dp_fedavg", "noise_multiplier": 2.0, "clip_norm": 1.0, "delta": 1e-5,
+        "adaptive_clipping": False,
     }
 
 
