@@ -38,13 +38,9 @@ def test_processes_and_simulation_reach_the_same_model(site) -> None:
         assert entry["server"]["bytes_sent"] > 3 * 800_000  # three copies of ~206k float32 parameters
         assert entry["server"]["bytes_received"] == sum(c["bytes_sent"] for c in entry["clients"].values())
         assert all(c["seconds"] > 0 for c in entry["clients"].values())
-    # The wire carries the same frames in both modes.
-    assert [r["server"] for r in rounds] == [
-        {k: v for k, v in r["server"].items()} for r in simulated.summary["rounds"]
-    ] or all(
-        r["server"]["bytes_sent"] == s["server"]["bytes_sent"]
-        for r, s in zip(rounds, simulated.summary["rounds"], strict=True)
-    )
+    # The same frames go out in both modes: the dispatcher sends byte-identical task sizes.
+    for r, s in zip(rounds, simulated.summary["rounds"], strict=True):
+        assert r["server"]["bytes_sent"] == s["server"]["bytes_sent"]
 
 
 def _start_all_and_wait_for_round_one(deployment) -> None:

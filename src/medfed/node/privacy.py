@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from medfed.aggregation.client_dp import update_norm
 from medfed.errors import MedfedError
 from medfed.privacy.accounting import RDPAccountant
 
@@ -79,7 +80,7 @@ def clip_update(
     Returns the clipped parameters and the norm before clipping.
     """
     floats = [k for k, v in new.items() if np.issubdtype(v.dtype, np.floating)]
-    norm = float(np.sqrt(sum(float(np.sum((new[k].astype(np.float64) - old[k]) ** 2)) for k in floats)))
+    norm = update_norm(new, old)  # the same measure the dispatcher checks against
     scale = min(1.0, clip_norm / norm) if norm > 0 else 1.0
     clipped = dict(new)
     for k in floats:
