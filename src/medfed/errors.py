@@ -10,6 +10,7 @@
     ├── ProtocolError          a message is malformed or arrives out of order
     ├── IdentityError          a certificate or kit is invalid, expired or of the wrong role
     ├── TransportError         a peer cannot be reached or refused the connection
+    ├── HEError                a homomorphic-encryption operation cannot be done
     └── StudyFailedError       the study could not finish (too few nodes, round failed)
 
 Errors that cross processes travel as coded values (``code`` attribute) inside replies;
@@ -65,6 +66,13 @@ class StudyFailedError(MedfedError):
     code = "study_failed"
 
 
+class HEError(MedfedError):
+    """Wrong key, exhausted depth, overflow or malformed ciphertext: one opaque message per
+    recipe, so nothing hints at why a check failed."""
+
+    code = "he"
+
+
 _BY_CODE: dict[str, type[MedfedError]] = {
     cls.code: cls
     for cls in (
@@ -78,6 +86,7 @@ _BY_CODE: dict[str, type[MedfedError]] = {
         ProtocolError,
         IdentityError,
         TransportError,
+        HEError,
         StudyFailedError,
     )
 }

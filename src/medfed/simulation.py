@@ -14,15 +14,18 @@ from typing import Any
 
 import torch
 
+from medfed.aggregation.sealed import is_sealed, open_sealed
 from medfed.core.config import StudyConfig
 from medfed.core.messages import Arrays, StudyEnd
 from medfed.data import LocalDataset
 from medfed.dispatcher.runtime import DispatcherRuntime
-from medfed.dispatcher.setup import new_coordinator
+from medfed.dispatcher.setup import initial_params, new_coordinator
 from medfed.errors import StudyFailedError
 from medfed.node.privacy import PrivacyGuard
 from medfed.node.runner import respond
 from medfed.node.worker import NodeWorker
+from medfed.privacy.he import load_scheme
+from medfed.provision.study import study_he_scheme
 
 
 @dataclass(frozen=True)
@@ -46,14 +49,19 @@ def simulate(
         raise StudyFailedError(f"no dataset given for hospital(s): {', '.join(missing)}")
     start = time.perf_counter()
     outboxes: dict[str, deque[bytes]] = {name: deque() for name in study.hospitals}
+    # Encrypted studies: hospitals share the secret key, the aggregator gets the public half only.
+    secret = study_he_scheme(study)
+    public = load_scheme(secret.public_bytes()) if secret is not None else None
     runtime = DispatcherRuntime(
-        new_coordinator(study, now=time.monotonic()),
+        new_coordinator(study, now=time.monotonic(), sealer=public),
         lambda node, frame: outboxes[node].append(frame),
         on_round=on_round,
     )
     caps = max_epsilon or {}
     workers = {
-        name: NodeWorker(name, datasets[name], device=device, guard=PrivacyGuard(max_epsilon=caps.get(name)))
+        name: NodeWorker(
+            name, datasets[name], device=device, guard=PrivacyGuard(max_epsilon=caps.get(name)), sealer=secret
+        )
         for name in study.hospitals
     }
     for name in study.hospitals:
@@ -72,4 +80,8 @@ def simulate(
     summary = runtime.summary()
     if not summary["ok"]:
         raise StudyFailedError(summary["reason"])
-    return StudyOutcome(runtime.coordinator.global_params, summary, time.perf_counter() - start)
+    params = runtime.coordinator.global_params
+    if secret is not None and is_sealed(params):
+        # The simulation also plays the result party, which holds the secret key.
+        params = open_sealed(secret, params, initial_params(study))
+    return StudyOutcome(params, summary, time.perf_counter() - start)

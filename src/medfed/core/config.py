@@ -97,6 +97,15 @@ class Mechanism(enum.StrEnum):
     DP_SGD = "dp_sgd"  # sample-level: per-sample clipping and noise at each node (Opacus)
 
 
+class Encryption(enum.StrEnum):
+    """Homomorphic encryption of the updates (standard 5.4.3.4): the aggregator adds ciphertexts."""
+
+    NONE = "none"
+    PAILLIER = "paillier"  # additive, packed fixed-point
+    CKKS = "ckks"  # approximate arithmetic on floats
+    BFV = "bfv"  # exact arithmetic on fixed-point integers
+
+
 @dataclass(frozen=True)
 class PrivacyConfig:
     """How the study protects each hospital (standard 5.4.3): selectable, combinable."""
@@ -112,6 +121,8 @@ class PrivacyConfig:
     target_quantile: float = 0.5
     clip_learning_rate: float = 0.2
     clip_count_noise: float = 0.0  # noise std on the count of unclipped nodes; 0: a tenth of the budget
+    encryption: Encryption = Encryption.NONE
+    paillier_bits: int = 2048  # modulus length; 2048 minimum, 3072 for longer-lived results
 
     def __post_init__(self) -> None:
         if self.noise_multiplier < 0:
@@ -135,6 +146,21 @@ class PrivacyConfig:
             )
         if self.secagg_threshold < 0:
             raise ConfigError(f"[privacy] secagg_threshold must be >= 0, not {self.secagg_threshold}")
+        if self.encryption is not Encryption.NONE:
+            if self.secure_aggregation:
+                raise ConfigError(
+                    "[privacy] encryption and secure_aggregation both hide the updates from the "
+                    "aggregator; choose one"
+                )
+            if self.mechanism is Mechanism.DP_FEDAVG:
+                raise ConfigError(
+                    "[privacy] mechanism 'dp_fedavg' needs the aggregator to clip and noise the sum; "
+                    "under encryption use 'dp_sgd' (noise added at each node) instead"
+                )
+        if self.paillier_bits not in (2048, 3072, 4096):
+            raise ConfigError(
+                f"[privacy] paillier_bits must be 2048, 3072 or 4096 (key-length policy), not {self.paillier_bits}"
+            )
 
 
 @dataclass(frozen=True)
@@ -192,6 +218,7 @@ def _section(cls: type, raw: dict[str, Any], section: str) -> Any:
             "StrategyName": StrategyName,
             "OptimizerName": OptimizerName,
             "Mechanism": Mechanism,
+            "Encryption": Encryption,
         }.get(str(kind))
         if enum_type is not None:
             try:

@@ -135,4 +135,25 @@ class SecAggMessage:
             raise ProtocolError(f"secure-aggregation message carries tensors {sorted(self.params)}")
 
 
-Message = TrainTask | NodeUpdate | NodeFailure | StudyEnd | Ack | StudyResult | SecAggMessage
+@dataclass(frozen=True)
+class RelayMessage:
+    """A step of a multi-party protocol, passed on by the dispatcher (e.g. vertical training).
+
+    Parties connect out to the dispatcher only, so a message from ``node`` to
+    ``recipient`` travels through it; ``kind`` and ``body`` are the protocol's own,
+    ``params`` its arrays (e.g. ciphertexts as uint8). ``recipient`` "dispatcher"
+    addresses the dispatcher itself ("start" comes from it; "done" goes to it).
+    """
+
+    study_id: str
+    round: int
+    node: str
+    recipient: str
+    kind: str
+    body: dict[str, Any]
+    params: Arrays
+
+
+Message = (
+    TrainTask | NodeUpdate | NodeFailure | StudyEnd | Ack | StudyResult | SecAggMessage | RelayMessage
+)

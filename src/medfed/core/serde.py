@@ -22,6 +22,7 @@ from medfed.core.messages import (
     Message,
     NodeFailure,
     NodeUpdate,
+    RelayMessage,
     SecAggMessage,
     StudyEnd,
     StudyResult,
@@ -40,6 +41,7 @@ _TYPES: dict[str, type[Message]] = {
     "ack": Ack,
     "study_result": StudyResult,
     "secagg": SecAggMessage,
+    "relay": RelayMessage,
 }
 _NAMES = {cls: name for name, cls in _TYPES.items()}
 

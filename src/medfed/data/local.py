@@ -45,7 +45,12 @@ def _problems(
     """Every way ``images``/``labels`` fail to be a split of ``info`` at ``size``."""
     found = []
     shape = image_shape(info, size)
-    if images.dtype != np.uint8 or images.shape[1:] != shape:
+    if info.dims == 0:
+        if images.dtype != np.float32 or images.shape[1:] != shape:
+            found.append(f"{name} features are {images.dtype} of shape {images.shape}; {info.flag} needs float32 (N, {shape[0]})")
+        elif not np.all(np.isfinite(images)):
+            found.append(f"{name} features hold NaN/Inf values")
+    elif images.dtype != np.uint8 or images.shape[1:] != shape:
         found.append(
             f"{name} images are {images.dtype} of shape {images.shape}; {info.flag} at size "
             f"{size} needs uint8 (N, {', '.join(map(str, shape))})"

@@ -188,9 +188,18 @@ _MD5: dict[tuple[str, int], str] = {
 }
 
 
+# Feature tables (dims 0: one feature vector per record, n_channels features), shipped
+# by a package rather than downloaded: the Appendix A logistic-regression scenario.
+_TABULAR = {
+    "breast_cancer": DatasetInfo(
+        flag="breast_cancer", task=Task.BINARY, n_channels=30, dims=0, labels=("malignant", "benign")
+    ),
+}
+
+
 def known_datasets() -> tuple[str, ...]:
-    """Flags of the subsets medfed can load, sorted."""
-    return tuple(sorted(_INFO))
+    """Flags of the datasets medfed can load, sorted."""
+    return tuple(sorted([*_INFO, *_TABULAR]))
 
 
 def dataset_info(flag: str) -> DatasetInfo:
@@ -201,7 +210,7 @@ def dataset_info(flag: str) -> DatasetInfo:
             f"classifiers. Choose one of: {', '.join(known_datasets())}"
         )
     try:
-        return _INFO[flag]
+        return _INFO[flag] if flag in _INFO else _TABULAR[flag]
     except KeyError:
         raise DataError(
             f"unknown MedMNIST subset {flag!r}; choose one of: {', '.join(known_datasets())}"
@@ -231,7 +240,9 @@ def official_md5(flag: str, size: int = 28) -> str:
 
 
 def image_shape(info: DatasetInfo, size: int) -> tuple[int, ...]:
-    """Shape of one stored image (no batch axis): (H, W), (H, W, 3) or (D, H, W)."""
+    """Shape of one stored image (no batch axis): (H, W), (H, W, 3), (D, H, W), or (F,) for features."""
+    if info.dims == 0:
+        return (info.n_channels,)
     if info.dims == 3:
         return (size, size, size)
     return (size, size) if info.n_channels == 1 else (size, size, info.n_channels)
@@ -369,8 +380,12 @@ def images_to_float(images: np.ndarray, *, dims: int) -> np.ndarray:
     """``uint8`` images to ``float32`` in [0, 1], channels first.
 
     2D grey (N, H, W) -> (N, 1, H, W); 2D colour (N, H, W, C) -> (N, C, H, W);
-    3D (N, D, H, W) -> (N, 1, D, H, W).
+    3D (N, D, H, W) -> (N, 1, D, H, W). Feature vectors (dims 0, float32 (N, F)) pass through.
     """
+    if dims == 0:
+        if images.dtype != np.float32 or images.ndim != 2:
+            raise DataError(f"feature vectors must be float32 (N, F), not {images.dtype} {images.shape}")
+        return np.ascontiguousarray(images)
     if images.dtype != np.uint8:
         raise DataError(f"images must be uint8, not {images.dtype}")
     if (dims, images.ndim) in ((2, 3), (3, 4)):

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from medfed.aggregation import ClientReply, Strategy, validate_update
+from medfed.aggregation.sealed import chunks_of, sealed_sum
 from medfed.aggregation.secure import apply_weighted_sum
 from medfed.core.messages import (
     Ack,
@@ -29,6 +30,7 @@ from medfed.core.messages import (
 )
 from medfed.dispatcher.secure_round import SecureRound, secure_settings
 from medfed.errors import MedfedError, ProtocolError
+from medfed.privacy.he import VectorScheme
 
 
 class Phase(enum.Enum):
@@ -92,8 +94,19 @@ class StudyPlan:
 class Coordinator:
     """Runs the rounds of one study. All methods take ``now`` (seconds, any monotonic origin)."""
 
-    def __init__(self, plan: StudyPlan, strategy: Strategy, initial_params: Arrays, *, now: float):
+    def __init__(
+        self,
+        plan: StudyPlan,
+        strategy: Strategy,
+        initial_params: Arrays,
+        *,
+        now: float,
+        sealer: VectorScheme | None = None,
+    ):
+        """``sealer``: the study's homomorphic scheme (public key only) when updates are encrypted;
+        the global model is then ciphertext from the end of round 1 on."""
         self.plan = plan
+        self.sealer = sealer
         self.strategy = strategy
         self.global_params: Arrays = initial_params
         self.phase = Phase.WAITING
@@ -153,8 +166,11 @@ class Coordinator:
             return Ack(False, ProtocolError.code, f"{update.node} has no pending task in round {current.round}"), []
         reply = ClientReply(update.node, update.params, update.num_samples, dict(update.metrics))
         try:
-            validate_update(self.global_params, update.params, node=update.node)
-            self.strategy.check_update(self.global_params, reply)
+            if self.sealer is not None:
+                self._check_sealed(update.params)
+            else:
+                validate_update(self.global_params, update.params, node=update.node)
+                self.strategy.check_update(self.global_params, reply)
         except MedfedError as exc:
             return Ack(False, exc.code, str(exc)), self._drop(update.node, f"rejected: {exc}", now)
         self._replies[update.node] = reply
@@ -162,6 +178,15 @@ class Coordinator:
         if "epsilon" in update.metrics:
             current.epsilon[update.node] = update.metrics["epsilon"]
         return Ack(True), self._maybe_close(now)
+
+    def _check_sealed(self, params: Arrays) -> None:
+        # Ciphertext cannot be inspected; its framing can, and every update must match.
+        chunks = chunks_of(params)
+        for other in self._replies.values():
+            if len(chunks_of(other.params)) != len(chunks):
+                raise ProtocolError(
+                    f"encrypted update has {len(chunks)} chunks; others sent {len(chunks_of(other.params))}"
+                )
 
     def secure_received(self, message: SecAggMessage, *, now: float) -> tuple[Ack, list[Action]]:
         """One step of secure aggregation from a node."""
@@ -186,12 +211,19 @@ class Coordinator:
             return []
         return self._drop(failure.node, f"node failed: {failure.message}", now)
 
-    def abort(self, reason: str) -> list[Action]:
-        """End the study now (e.g. the operator stopped the dispatcher); no-op once it ended."""
+    def abort(self, reason: str, *, now: float) -> list[Action]:
+        """End the study now (e.g. the operator stopped the dispatcher); no-op once it ended.
+
+        An open round is closed and recorded, every node it still waited for named with
+        the reason, so the record shows where the study stopped.
+        """
         if self.phase in (Phase.DONE, Phase.FAILED):
             return []
         if self._current is not None:
-            self._current = None
+            for node in sorted(self._pending()):
+                self._current.dropped[node] = f"study aborted: {reason}"
+            self._secure = None
+            return self._fail_round(f"aborted: {reason}", now)
         return self._fail(reason)
 
     def tick(self, *, now: float) -> list[Action]:
@@ -286,6 +318,8 @@ class Coordinator:
             if secure is not None:
                 assert secure.result is not None
                 self.global_params = apply_weighted_sum(self.global_params, secure.result)
+            elif self.sealer is not None:
+                self.global_params = sealed_sum(self.sealer, [r.params for r in replies])
             else:
                 self.global_params = self.strategy.aggregate(current.round, self.global_params, replies)
             current.metrics = self.strategy.aggregate_metrics(replies)
@@ -319,6 +353,9 @@ class Coordinator:
             )
             for node in participants:
                 self._configs[node] = {**self._configs[node], "secure_aggregation": settings}
+        if self.sealer is not None:
+            for node in participants:
+                self._configs[node] = {**self._configs[node], "encryption": self.sealer.name}
         return [Send(node, self._task_for(node)) for node in participants]
 
     def _task_for(self, node: str) -> TrainTask:

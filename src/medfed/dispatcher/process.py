@@ -21,6 +21,7 @@ from medfed.core.config import load_study
 from medfed.dispatcher.service import DispatcherService, serve
 from medfed.errors import IdentityError
 from medfed.pki import load_kit
+from medfed.privacy.he import VectorScheme, load_scheme
 from medfed.roles import Role
 from medfed.transport.server import ServerTLS
 
@@ -31,6 +32,10 @@ def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def _he_key(path: Path | None) -> VectorScheme | None:
+    return load_scheme(path.read_bytes()) if path is not None else None
 
 
 def run_dispatcher_process(
@@ -61,7 +66,7 @@ def run_dispatcher_process(
         rounds_log.flush()
         os.fsync(rounds_log.fileno())
 
-    service = DispatcherService(study, on_round=on_round)
+    service = DispatcherService(study, on_round=on_round, sealer=_he_key(kit.he_key_path))
 
     def on_listening(bound: int) -> None:
         if port_file is not None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from medfed.core import serde
-from medfed.core.messages import Ack, NodeFailure, NodeUpdate, SecAggMessage
+from medfed.core.messages import Ack, NodeFailure, NodeUpdate, RelayMessage, SecAggMessage
 from medfed.dispatcher.coordinator import (
     Action,
     Coordinator,
@@ -23,6 +23,7 @@ from medfed.dispatcher.coordinator import (
     Send,
     StudyFinished,
 )
+from medfed.dispatcher.relay import RelayCoordinator
 from medfed.dispatcher.traffic import TrafficMeter, totals
 from medfed.errors import MedfedError, ProtocolError
 
@@ -34,7 +35,7 @@ Deliver = Callable[[str, bytes], None]
 class DispatcherRuntime:
     def __init__(
         self,
-        coordinator: Coordinator,
+        coordinator: Coordinator | RelayCoordinator,
         deliver: Deliver,
         *,
         clock: Callable[[], float] = time.monotonic,
@@ -87,6 +88,10 @@ class DispatcherRuntime:
                 ack, actions = self.coordinator.secure_received(message, now=now)
                 if not ack.accepted:
                     log.warning("secure-aggregation step from %s refused: %s", node, ack.message)
+            elif isinstance(message, RelayMessage) and isinstance(self.coordinator, RelayCoordinator):
+                ack, actions = self.coordinator.relay_received(message, now=now)
+                if not ack.accepted:
+                    log.warning("protocol message from %s refused: %s", node, ack.message)
             elif isinstance(message, NodeFailure):
                 log.warning("node %s failed round %s: %s", node, message.round, message.message)
                 actions = self.coordinator.failure_received(message, now=now)
@@ -101,7 +106,7 @@ class DispatcherRuntime:
 
     def abort(self, reason: str) -> None:
         with self.lock:
-            self._apply(self.coordinator.abort(reason))
+            self._apply(self.coordinator.abort(reason, now=self._clock()))
 
     def tick(self) -> None:
         with self.lock:
@@ -119,6 +124,7 @@ class DispatcherRuntime:
                 "reason": self.coordinator.reason,
                 "rounds": list(self.rounds),
                 "totals": totals(self.rounds),
+                **({"result": self.coordinator.result} if isinstance(self.coordinator, RelayCoordinator) else {}),
             }
 
     # ---- internals ------------------------------------------------------------------------

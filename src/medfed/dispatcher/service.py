@@ -17,6 +17,7 @@ from medfed.dispatcher.runtime import DispatcherRuntime
 from medfed.dispatcher.setup import new_coordinator
 from medfed.errors import StudyFailedError, TransportError
 from medfed.pki import PeerIdentity
+from medfed.privacy.he import VectorScheme
 from medfed.transport.server import ServerTLS, start_server
 
 log = logging.getLogger("medfed.dispatcher")
@@ -27,12 +28,18 @@ _END = b""  # sentinel on an outbox: close the stream
 class DispatcherService:
     """Implements the transport's gateway: one outbox queue per connected node."""
 
-    def __init__(self, study: StudyConfig, *, on_round: Callable[[dict[str, Any]], None] | None = None):
+    def __init__(
+        self,
+        study: StudyConfig,
+        *,
+        on_round: Callable[[dict[str, Any]], None] | None = None,
+        sealer: VectorScheme | None = None,
+    ):
         self.study = study
         self._outboxes: dict[str, tuple[int, queue.Queue[bytes]]] = {}
         self._tokens = itertools.count()
         self.runtime = DispatcherRuntime(
-            new_coordinator(study, now=time.monotonic()), self._deliver, on_round=on_round
+            new_coordinator(study, now=time.monotonic(), sealer=sealer), self._deliver, on_round=on_round
         )
         # One lock for outboxes and study state, so a stale disconnect cannot interleave
         # with the same node's reconnect (re-entrant: the runtime delivers while holding it).

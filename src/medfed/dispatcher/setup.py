@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from medfed.aggregation import build_strategy
-from medfed.core.config import Mechanism, StudyConfig
+from medfed.core.config import Encryption, Mechanism, StudyConfig
 from medfed.core.messages import Arrays
 from medfed.data import dataset_info
 from medfed.dispatcher.coordinator import Coordinator, StudyPlan
 from medfed.errors import ConfigError
 from medfed.models import build_model, model_arrays
+from medfed.privacy.he import VectorScheme
 
 
 def training_config(study: StudyConfig) -> dict[str, Any]:
@@ -64,8 +65,22 @@ def initial_params(study: StudyConfig) -> Arrays:
     return model_arrays(model)
 
 
-def new_coordinator(study: StudyConfig, *, now: float) -> Coordinator:
+def new_coordinator(study: StudyConfig, *, now: float, sealer: VectorScheme | None = None) -> Coordinator:
+    """The study's coordinator; ``sealer`` (public key only) is required when the study encrypts."""
     t = study.training
+    encrypted = study.privacy.encryption is not Encryption.NONE
+    if encrypted and sealer is None:
+        raise ConfigError(
+            f"the study encrypts updates with {study.privacy.encryption.value}, but the dispatcher "
+            "has no public homomorphic key (he.pub in its kit); re-provision the study"
+        )
+    if sealer is not None and (not encrypted or sealer.name != study.privacy.encryption.value):
+        raise ConfigError(
+            f"the dispatcher holds a {sealer.name} key but the study's encryption is "
+            f"{study.privacy.encryption.value}"
+        )
+    if sealer is not None and sealer.can_decrypt:
+        raise ConfigError("the aggregator must hold the public homomorphic key only, never the secret key")
     secure = None
     if study.privacy.secure_aggregation:
         if len(study.hospitals) < 3:
@@ -82,4 +97,4 @@ def new_coordinator(study: StudyConfig, *, now: float) -> Coordinator:
         secure=secure,
     )
     strategy = build_strategy(t.strategy.value, proximal_mu=t.proximal_mu, privacy=study.privacy)
-    return Coordinator(plan, strategy, initial_params(study), now=now)
+    return Coordinator(plan, strategy, initial_params(study), now=now, sealer=sealer)

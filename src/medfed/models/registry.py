@@ -9,6 +9,7 @@ from torch import nn
 
 from medfed.errors import ModelError
 from medfed.models.cnn import SmallCNN2d, SmallCNN3d
+from medfed.models.linear import LogisticRegression
 
 _BUILDERS: dict[str, tuple[Callable[..., nn.Module], int, str]] = {
     "cnn2d": (SmallCNN2d, 2, "batch"),
@@ -16,8 +17,11 @@ _BUILDERS: dict[str, tuple[Callable[..., nn.Module], int, str]] = {
     # GroupNorm twins: per-sample gradients (DP-SGD) are undefined under BatchNorm.
     "cnn2d_gn": (SmallCNN2d, 2, "group"),
     "cnn3d_gn": (SmallCNN3d, 3, "group"),
+    # dims 0: feature vectors (tabular data, extracted image features).
+    "logreg": (LogisticRegression, 0, "none"),
 }
 MODEL_NAMES = tuple(sorted(_BUILDERS))
+_SUGGESTED = {0: "logreg", 2: "cnn2d", 3: "cnn3d"}
 
 
 def build_model(
@@ -30,7 +34,7 @@ def build_model(
     if model_dims != dims:
         raise ModelError(
             f"model {name!r} takes {model_dims}D inputs but the dataset is {dims}D; "
-            f"use {'cnn3d' if dims == 3 else 'cnn2d'}"
+            f"use {_SUGGESTED.get(dims, 'cnn2d')}"
         )
     if n_classes < 2:
         raise ModelError(f"a classifier needs at least 2 classes, got {n_classes}")

@@ -13,6 +13,7 @@ from medfed.node.privacy import PrivacyGuard
 from medfed.node.runner import run_node
 from medfed.node.worker import NodeWorker
 from medfed.pki import load_kit
+from medfed.privacy.he import load_scheme
 from medfed.roles import Role
 from medfed.training import resolve_device, warm_up
 from medfed.transport.client import ClientTLS, DispatcherClient
@@ -38,7 +39,14 @@ def run_node_process(
         torch.set_num_threads(threads)
     dataset = load_local_dataset(data_path)
     chosen = resolve_device(device)
-    worker = NodeWorker(kit.name, dataset, device=chosen, guard=PrivacyGuard(max_epsilon=max_epsilon))
+    he_key = kit.he_key_path
+    worker = NodeWorker(
+        kit.name,
+        dataset,
+        device=chosen,
+        guard=PrivacyGuard(max_epsilon=max_epsilon),
+        sealer=load_scheme(he_key.read_bytes()) if he_key is not None else None,
+    )
     warm_up()
     target = dispatcher or f"{kit.dispatcher_host}:{kit.dispatcher_port}"
     tls = ClientTLS(

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from medfed.aggregation.sealed import is_sealed, open_sealed, seal, weighted_vector
 from medfed.core.messages import NodeUpdate, SecAggMessage, TrainTask
 from medfed.data import LocalDataset, images_to_float
 from medfed.errors import ConfigError, DataError, ModelError, ProtocolError
@@ -20,6 +21,7 @@ from medfed.evaluation.ranking import macro_auc
 from medfed.models import build_model, load_arrays, model_arrays
 from medfed.node.privacy import PrivacyGuard, RoundPrivacy, clip_update
 from medfed.node.secure import SecureSession
+from medfed.privacy.he import VectorScheme
 from medfed.training import LocalTrainConfig, as_tensors, derive_seed, predict_proba, train_local
 
 log = logging.getLogger("medfed.node")
@@ -35,9 +37,12 @@ class NodeWorker:
         *,
         device: torch.device,
         guard: PrivacyGuard | None = None,
+        sealer: VectorScheme | None = None,
     ) -> None:
+        """``sealer``: the study's homomorphic scheme with its secret key, when updates are encrypted."""
         self.name = name
         self.guard = guard or PrivacyGuard()
+        self.sealer = sealer
         self._sessions: dict[int, SecureSession] = {}
         self.dataset = dataset
         self.device = device
@@ -99,7 +104,10 @@ class NodeWorker:
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"task configuration is incomplete or malformed: {exc}") from None
         model = self._model_for(config)
-        load_arrays(model, task.params)
+        start = task.params
+        if is_sealed(start):
+            start = open_sealed(self._sealer_for(config), start, model_arrays(model))
+        load_arrays(model, start)
         images, labels = self._train
         plan = RoundPrivacy.from_task(config)
         n = int(labels.shape[0])
@@ -126,7 +134,7 @@ class NodeWorker:
         metrics.update(self._validate(model))
         params = model_arrays(model)
         if plan.mechanism == "dp_fedavg":
-            params, norm = clip_update(params, task.params, plan.clip_norm)
+            params, norm = clip_update(params, start, plan.clip_norm)
             # One bit for adaptive clipping, noised at the dispatcher before it is used.
             if config.get("adaptive_clipping"):
                 metrics["unclipped"] = float(norm <= plan.clip_norm)
@@ -140,7 +148,7 @@ class NodeWorker:
                 node=self.name,
                 settings=config["secure_aggregation"],
                 new=params,
-                old=task.params,
+                old=start,
                 weight=stats.num_samples,
                 dp_noise_std=plan.noise_multiplier * plan.clip_norm if plan.mechanism == "dp_fedavg" else None,
             )}
@@ -149,6 +157,18 @@ class NodeWorker:
             log.info("%s round %d: epsilon %s (kept local)", self.name, task.round, metrics.get("epsilon"))
             private = {"epsilon", "n_val", "unclipped"}
             return self._sessions[task.round].advertise({k: v for k, v in metrics.items() if k not in private})
+        if "encryption" in config:
+            # The sample count rides inside the ciphertext; epsilon and n_val would reveal it.
+            log.info("%s round %d: epsilon %s (kept local)", self.name, task.round, metrics.get("epsilon"))
+            return NodeUpdate(
+                study_id=task.study_id,
+                round=task.round,
+                node=self.name,
+                params=seal(self._sealer_for(config), weighted_vector(params, stats.num_samples)),
+                num_samples=1,
+                train_seconds=stats.seconds,
+                metrics={k: v for k, v in metrics.items() if k not in {"epsilon", "n_val", "unclipped"}},
+            )
         return NodeUpdate(
             study_id=task.study_id,
             round=task.round,
@@ -158,6 +178,17 @@ class NodeWorker:
             train_seconds=stats.seconds,
             metrics=metrics,
         )
+
+    def _sealer_for(self, config: dict[str, Any]) -> VectorScheme:
+        wanted = config.get("encryption")
+        if self.sealer is None:
+            raise ConfigError(
+                f"the study encrypts updates ({wanted or 'its global model is encrypted'}) but "
+                f"{self.name}'s kit holds no homomorphic key (he.key); re-provision the study"
+            )
+        if wanted is not None and wanted != self.sealer.name:
+            raise ConfigError(f"the study encrypts with {wanted}; {self.name}'s key is for {self.sealer.name}")
+        return self.sealer
 
     def _validate(self, model: nn.Module) -> dict[str, float]:
         """Aggregate validation metrics of the trained model on the local validation split."""

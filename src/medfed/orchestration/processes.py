@@ -19,11 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from medfed.aggregation.sealed import is_sealed, open_sealed
 from medfed.core import serde
 from medfed.core.config import StudyConfig
-from medfed.core.messages import StudyResult
+from medfed.core.messages import Arrays, StudyResult
+from medfed.dispatcher.setup import initial_params
 from medfed.errors import MedfedError, StudyFailedError
 from medfed.pki import load_kit
+from medfed.privacy.he import load_scheme
 from medfed.roles import Role
 from medfed.simulation import StudyOutcome
 from medfed.transport.client import ClientTLS, DispatcherClient
@@ -143,6 +146,16 @@ class Deployment:
         tls = ClientTLS(kit.key_path.read_bytes(), kit.cert_path.read_bytes(), kit.ca_path.read_bytes())
         return DispatcherClient(f"127.0.0.1:{self.port}", tls)
 
+    def open_result(self, params: Arrays) -> Arrays:
+        """The final model in the clear: an encrypted one is opened with the result party's key."""
+        if not is_sealed(params):
+            return params
+        result_party = self.study.by_role(Role.RESULT) or self.study.by_role(Role.DATA)
+        kit = load_kit(self.launch.kits_dir / result_party[0].name)
+        if kit.he_key_path is None:
+            raise StudyFailedError(f"{kit.name} holds no homomorphic key to open the encrypted model")
+        return open_sealed(load_scheme(kit.he_key_path.read_bytes()), params, initial_params(self.study))
+
     def wait_for_result(self, on_round: Callable[[dict[str, Any]], None] | None = None) -> StudyResult:
         """Block until the study ends, reporting each round as the dispatcher logs it."""
         box: dict[str, Any] = {}
@@ -235,4 +248,4 @@ def run_processes(
         raise
     if not result.ok:
         raise StudyFailedError(result.reason)
-    return StudyOutcome(result.params, result.summary, seconds)
+    return StudyOutcome(deployment.open_result(result.params), result.summary, seconds)

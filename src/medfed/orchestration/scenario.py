@@ -12,12 +12,14 @@ from medfed.core.config import StudyConfig
 from medfed.data import (
     LocalDataset,
     Split,
+    dataset_info,
     load_medmnist,
     partition,
     save_local_dataset,
     split_summary,
     train_val_split,
 )
+from medfed.data.feature_tables import load_feature_table
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,10 @@ class Scenario:
 def prepare_scenario(study: StudyConfig, *, data_dir: Path | None) -> Scenario:
     """Partition the official training split across the study's hospitals (seeded)."""
     data = study.data
-    full = load_medmnist(data.dataset, size=data.size, data_dir=data_dir)
+    if dataset_info(data.dataset).dims == 0:
+        full = load_feature_table(data.dataset, seed=study.training.seed)
+    else:
+        full = load_medmnist(data.dataset, size=data.size, data_dir=data_dir)
     info = full.info
     hospitals = study.hospitals
     seed = study.training.seed

@@ -33,6 +33,10 @@ KEY_FILE = "key.pem"
 CERT_FILE = "cert.pem"
 CA_FILE = "ca.pem"
 CONFIG_FILE = "kit.toml"
+# Homomorphic key material, present when the study encrypts updates: the aggregator's kit
+# holds the public half, the hospitals' and the result party's kits the secret half.
+HE_PUBLIC_FILE = "he.pub"
+HE_SECRET_FILE = "he.key"
 _STRING_KEYS = ("name", "role", "study_id", "dispatcher_host")
 
 
@@ -49,6 +53,14 @@ class StartupKit:
     ca_path: Path
     dispatcher_host: str
     dispatcher_port: int
+
+    @property
+    def he_key_path(self) -> Path | None:
+        """The homomorphic key this kit holds (secret for key holders, public for the aggregator)."""
+        for name in (HE_SECRET_FILE, HE_PUBLIC_FILE):
+            if (self.directory / name).is_file():
+                return self.directory / name
+        return None
 
     def identity(self) -> PeerIdentity:
         """The identity this kit speaks for."""

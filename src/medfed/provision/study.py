@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medfed.core.config import StudyConfig, dump_study
+from medfed.core.config import Encryption, StudyConfig, dump_study
 from medfed.errors import ConfigError
 from medfed.pki import CertificateAuthority, StartupKit, write_kit
+from medfed.pki._files import write_private
+from medfed.pki.kit import HE_PUBLIC_FILE, HE_SECRET_FILE
+from medfed.privacy.he import VectorScheme, generate_scheme
 from medfed.roles import Role
 
 CA_DIR = "ca"
@@ -100,5 +103,32 @@ def provision_study(
         )
         # Every party can read what it agreed to; the dispatcher runs from it.
         (out_dir / party.name / STUDY_FILE).write_text(dump_study(study), encoding="utf-8")
+    scheme = study_he_scheme(study)
+    if scheme is not None:
+        _write_he_keys(study, out_dir, scheme)
     (out_dir / README_FILE).write_text(_readme(study), encoding="utf-8")
     return kits
+
+
+# Who may decrypt: the hospitals (they continue training from the sum) and the result party.
+HE_KEY_HOLDERS = (Role.DATA, Role.RESULT)
+
+
+def study_he_scheme(study: StudyConfig) -> VectorScheme | None:
+    """A fresh homomorphic key pair for the study's ``[privacy] encryption``, or None."""
+    p = study.privacy
+    if p.encryption is Encryption.NONE:
+        return None
+    addends = max(64, len(study.hospitals))
+    if p.encryption is Encryption.PAILLIER:
+        return generate_scheme("paillier", bits=p.paillier_bits, max_addends=addends)
+    return generate_scheme(p.encryption.value, max_addends=addends)
+
+
+def _write_he_keys(study: StudyConfig, out_dir: Path, scheme: VectorScheme) -> None:
+    secret, public = scheme.secret_bytes(), scheme.public_bytes()
+    for party in study.parties:
+        if party.role is Role.DISPATCHER:
+            (out_dir / party.name / HE_PUBLIC_FILE).write_bytes(public)
+        elif party.role in HE_KEY_HOLDERS:
+            write_private(out_dir / party.name / HE_SECRET_FILE, secret)

@@ -44,8 +44,9 @@ class ServerTLS:
 
 
 _ALLOWED = {
-    "Join": {Role.DATA},
-    "Submit": {Role.DATA},
+    # The auxiliary computing party (an arbiter holding a key) takes part like a hospital.
+    "Join": {Role.DATA, Role.AUX},
+    "Submit": {Role.DATA, Role.AUX},
     "FetchResult": {Role.RESULT, Role.INITIATOR},
 }
 

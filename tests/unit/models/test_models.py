@@ -35,7 +35,16 @@ def test_unknown_model_and_wrong_dimensionality_are_named() -> None:
         build_model("resnet9000", in_channels=1, n_classes=2, dims=2)
     with pytest.raises(ModelError, match="use cnn3d"):
         build_model("cnn2d", in_channels=1, n_classes=2, dims=3)
-    assert MODEL_NAMES == ("cnn2d", "cnn2d_gn", "cnn3d", "cnn3d_gn")
+    with pytest.raises(ModelError, match="use logreg"):
+        build_model("cnn2d", in_channels=30, n_classes=2, dims=0)
+    assert MODEL_NAMES == ("cnn2d", "cnn2d_gn", "cnn3d", "cnn3d_gn", "logreg")
+
+
+def test_logistic_regression_maps_feature_vectors_to_logits() -> None:
+    model = build_model("logreg", in_channels=30, n_classes=2, dims=0)
+    out = model(torch.zeros(5, 30))
+    assert out.shape == (5, 2)
+    assert sorted(model_arrays(model)) == ["linear.bias", "linear.weight"]
 
 
 def test_loading_parameters_checks_names_and_shapes() -> None:
