@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from medfed.errors import MedfedError
+from medfed.errors import ConfigError, MedfedError
 
 
 def _common_run_args(p: argparse.ArgumentParser) -> None:
@@ -57,6 +57,23 @@ def _parser() -> argparse.ArgumentParser:
     node.add_argument(
         "--max-epsilon", type=float, help="this hospital's privacy budget: refuse rounds that would exceed it"
     )
+    node.add_argument(
+        "--require-hidden-updates",
+        action="store_true",
+        help="site policy: refuse studies whose updates the aggregator would see in the clear "
+        "(allow only secure aggregation or encryption)",
+    )
+
+    bench = sub.add_parser("bench", help="measurements the standard asks for")
+    bench_sub = bench.add_subparsers(dest="bench", required=True)
+    appendix = bench_sub.add_parser(
+        "appendix-a", help="Appendix A: logistic regression, horizontal and vertical, A.1-A.3 tables"
+    )
+    appendix.add_argument("--out", type=Path, help="run folder (default runs/appendix-a-<timestamp>)")
+    appendix.add_argument("--repeats", type=int, default=3, help="runs per scenario; the best time counts (A.2)")
+    appendix.add_argument("--json", type=Path, help="also write the |Δ| and best times to this file")
+    appendix.add_argument("--no-vertical", action="store_true", help="run the horizontal scenario only")
+    appendix.add_argument("--iterations", type=int, default=10, help="vertical training iterations")
 
     conformance = sub.add_parser("conformance", help="run the tests and report clause coverage")
     conformance.add_argument("--json", type=Path, required=True)
@@ -115,8 +132,26 @@ def _dispatch(args: argparse.Namespace) -> int:
             threads=args.threads,
             connect_timeout=args.connect_timeout,
             max_epsilon=args.max_epsilon,
+            require_hidden_updates=args.require_hidden_updates,
         )
         return 0 if ok else 3
+    if args.command == "bench":
+        import json
+        from datetime import datetime
+
+        from medfed.orchestration.appendix_a import AppendixOptions, run_appendix_a
+
+        if args.repeats < 1:
+            raise ConfigError(f"--repeats must be >= 1, not {args.repeats}")
+        out = args.out or Path("runs") / f"appendix-a-{datetime.now():%Y%m%d-%H%M%S}"
+        summary = run_appendix_a(
+            AppendixOptions(
+                out_dir=out, repeats=args.repeats, vertical=not args.no_vertical, vertical_iterations=args.iterations
+            )
+        )
+        if args.json:
+            args.json.write_text(json.dumps(summary) + "\n", encoding="utf-8")
+        return 0
     if args.command == "conformance":
         from medfed.conformance import run_conformance
 

@@ -72,6 +72,7 @@ class TrainConfig:
     optimizer: OptimizerName = OptimizerName.ADAM
     lr: float = 1e-3
     proximal_mu: float = 0.0
+    weight_decay: float = 0.0  # L2 penalty on the weights, e.g. 1 / (C x n) to match a C-regularised fit
     seed: int = 0
     min_nodes: int = 1
     round_timeout: float = 600.0
@@ -85,6 +86,8 @@ class TrainConfig:
             raise ConfigError(f"[training] lr must be > 0, not {self.lr}")
         if self.proximal_mu < 0:
             raise ConfigError(f"[training] proximal_mu must be >= 0, not {self.proximal_mu}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"[training] weight_decay must be >= 0, not {self.weight_decay}")
         if self.strategy is StrategyName.FEDPROX and self.proximal_mu == 0:
             raise ConfigError("[training] strategy 'fedprox' needs proximal_mu > 0")
         if self.round_timeout <= 0 or self.join_timeout <= 0:

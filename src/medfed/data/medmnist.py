@@ -192,7 +192,7 @@ _MD5: dict[tuple[str, int], str] = {
 # by a package rather than downloaded: the Appendix A logistic-regression scenario.
 _TABULAR = {
     "breast_cancer": DatasetInfo(
-        flag="breast_cancer", task=Task.BINARY, n_channels=30, dims=0, labels=("malignant", "benign")
+        flag="breast_cancer", task=Task.BINARY, n_channels=30, dims=0, labels=("benign", "malignant")
     ),
 }
 

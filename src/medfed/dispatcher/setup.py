@@ -29,6 +29,7 @@ def training_config(study: StudyConfig) -> dict[str, Any]:
         "optimizer": t.optimizer.value,
         "lr": t.lr,
         "proximal_mu": 0.0,
+        "weight_decay": t.weight_decay,
         "seed": t.seed,
         **_sample_level_privacy(study),
     }

@@ -30,6 +30,7 @@ def run_node_process(
     threads: int | None = None,
     connect_timeout: float = 30.0,
     max_epsilon: float | None = None,
+    require_hidden_updates: bool = False,
 ) -> bool:
     """Take part in the study named by the kit; returns whether the study ended well."""
     kit = load_kit(kit_dir)
@@ -46,6 +47,7 @@ def run_node_process(
         device=chosen,
         guard=PrivacyGuard(max_epsilon=max_epsilon),
         sealer=load_scheme(he_key.read_bytes()) if he_key is not None else None,
+        require_hidden_updates=require_hidden_updates,
     )
     warm_up()
     target = dispatcher or f"{kit.dispatcher_host}:{kit.dispatcher_port}"

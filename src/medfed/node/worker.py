@@ -38,9 +38,13 @@ class NodeWorker:
         device: torch.device,
         guard: PrivacyGuard | None = None,
         sealer: VectorScheme | None = None,
+        require_hidden_updates: bool = False,
     ) -> None:
-        """``sealer``: the study's homomorphic scheme with its secret key, when updates are encrypted."""
+        """``sealer``: the study's homomorphic scheme with its secret key, when updates are encrypted.
+        ``require_hidden_updates``: site policy, refuse any task whose update the aggregator would
+        see in the clear (neither secure aggregation nor encryption)."""
         self.name = name
+        self.require_hidden_updates = require_hidden_updates
         self.guard = guard or PrivacyGuard()
         self.sealer = sealer
         self._sessions: dict[int, SecureSession] = {}
@@ -100,9 +104,15 @@ class NodeWorker:
                 lr=float(config["lr"]),
                 proximal_mu=float(config.get("proximal_mu", 0.0)),
                 seed=int(config["seed"]),
+                weight_decay=float(config.get("weight_decay", 0.0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"task configuration is incomplete or malformed: {exc}") from None
+        if self.require_hidden_updates and not ({"secure_aggregation", "encryption"} & set(config)):
+            raise ConfigError(
+                f"{self.name}'s policy requires updates hidden from the aggregator (secure aggregation "
+                "or encryption); this study would send them in the clear"
+            )
         model = self._model_for(config)
         start = task.params
         if is_sealed(start):

@@ -45,6 +45,7 @@ def train_centralized(study: StudyConfig, scenario: Scenario, *, device: torch.d
         optimizer=t.optimizer.value,
         lr=t.lr,
         seed=t.seed,
+        weight_decay=t.weight_decay,
     )
     train_local(model, x, y, cfg, shuffle_seed=derive_seed(t.seed, "centralized"))
     return BaselineOutcome(model_arrays(model), time.perf_counter() - start)

@@ -29,11 +29,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from medfed.aggregation import weighted_average
 from medfed.core.config import Mechanism, StudyConfig
 from medfed.core.messages import Arrays
 from medfed.data import Split, images_to_float
 from medfed.evaluation.attacks import loss_threshold_attack, output_features, shadow_attack
-from medfed.models import build_model, load_arrays
+from medfed.models import build_model, load_arrays, model_arrays
 from medfed.orchestration.scenario import Scenario
 from medfed.training import (
     LocalTrainConfig,
@@ -184,30 +185,45 @@ def _shadow_attack(
 def _train_shadow(
     study: StudyConfig, scenario: Scenario, data: Split, *, seed: int, device: torch.device
 ) -> torch.nn.Module:
-    """One shadow with the target's recipe, trained centrally for rounds × local epochs.
+    """One shadow trained with the target's recipe, federation included.
 
-    Sample-level DP (DP-SGD) is part of the recipe and is reproduced with the study's
-    noise multiplier and clip norm. Client-level DP (DP-FedAvg) noises the aggregate of
-    several hospitals and has no single-model counterpart, so those shadows train plainly.
+    The shadow's records are dealt evenly to as many pretend hospitals as the study has
+    (the attacker does not know the real partition); each round every one trains
+    ``local_epochs`` from the shared weights and the results are averaged by sample count,
+    as FedAvg does. Memorisation depends on records per hospital and epochs, so central
+    training would make shadows overfit more than the target. Sample-level DP (DP-SGD)
+    is reproduced with the study's noise multiplier and clip norm. Client-level DP
+    (DP-FedAvg) and secure aggregation are left out: they act on the exchange, which an
+    attacker's own shadows need not protect, and DP-FedAvg's noise is not reproduced.
     """
     t = study.training
     model = _model(study, scenario, data.images, seed=seed, device=device)
-    x, y = as_tensors(images_to_float(data.images, dims=scenario.dims), data.labels, device)
+    hospitals = max(1, min(len(scenario.datasets), len(data.labels) // 2))
+    shares = np.array_split(np.arange(len(data.labels)), hospitals)
+    tensors = [
+        as_tensors(images_to_float(data.images[s], dims=scenario.dims), data.labels[s], device)
+        for s in shares
+    ]
     cfg = LocalTrainConfig(
-        epochs=t.rounds * t.local_epochs,
-        batch_size=t.batch_size,
-        optimizer=t.optimizer.value,
-        lr=t.lr,
-        seed=seed,
+        epochs=t.local_epochs, batch_size=t.batch_size, optimizer=t.optimizer.value, lr=t.lr, seed=seed
     )
-    if study.privacy.mechanism is Mechanism.DP_SGD:
+    dp_sgd = study.privacy.mechanism is Mechanism.DP_SGD
+    if dp_sgd:
         # Imported here: Opacus is heavy and only DP-SGD studies need it.
         from medfed.training.dp_sgd import train_local_dp
-
-        train_local_dp(
-            model, x, y, cfg,
-            noise_multiplier=study.privacy.noise_multiplier, max_grad_norm=study.privacy.clip_norm,
-        )
-    else:
-        train_local(model, x, y, cfg, shuffle_seed=seed)
+    for round_number in range(t.rounds):
+        start = model_arrays(model)
+        updates = []
+        for h, (x, y) in enumerate(tensors):
+            load_arrays(model, start)
+            if dp_sgd:
+                train_local_dp(
+                    model, x, y, cfg,
+                    noise_multiplier=study.privacy.noise_multiplier,
+                    max_grad_norm=study.privacy.clip_norm,
+                )
+            else:
+                train_local(model, x, y, cfg, shuffle_seed=derive_seed(seed, round_number, h))
+            updates.append(model_arrays(model))
+        load_arrays(model, weighted_average(updates, [len(s) for s in shares]))
     return model

@@ -21,6 +21,7 @@ class LocalTrainConfig:
     lr: float = 1e-3
     proximal_mu: float = 0.0
     seed: int = 0
+    weight_decay: float = 0.0  # L2 penalty coefficient on the weights (not the biases)
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,19 @@ def derive_seed(*parts: object) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
+def _parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, object]]:
+    # Biases and normalisation shifts are not penalised (as in scikit-learn's logistic regression).
+    decayed = [p for n, p in model.named_parameters() if not n.endswith("bias")]
+    free = [p for n, p in model.named_parameters() if n.endswith("bias")]
+    return [{"params": decayed, "weight_decay": weight_decay}, {"params": free, "weight_decay": 0.0}]
+
+
 def _optimizer(model: nn.Module, cfg: LocalTrainConfig) -> torch.optim.Optimizer:
+    groups = _parameter_groups(model, cfg.weight_decay)
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        return torch.optim.Adam(groups, lr=cfg.lr)
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9)
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9)
     raise ConfigError(f"unknown optimizer {cfg.optimizer!r}; choose adam or sgd")
 
 

@@ -144,3 +144,25 @@ def test_valid_days_sets_certificate_lifetime(study: StudyConfig, tmp_path: Path
     cert = x509.load_pem_x509_certificate(kits["result"].cert_path.read_bytes())
     lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
     assert 6.9 < lifetime.total_seconds() / 86400 <= 7
+
+
+@pytest.mark.clause("5.4.3.4-1")
+def test_an_encrypted_study_gives_the_aggregator_only_the_public_key(tmp_path: Path) -> None:
+    from medfed.core.config import Encryption, PrivacyConfig
+    from medfed.privacy.he import load_scheme
+
+    root = Path(__file__).resolve().parents[3]
+    study = replace(
+        load_study(root / "examples" / "pneumonia-3-hospitals.toml"),
+        privacy=PrivacyConfig(encryption=Encryption.PAILLIER),
+    )
+    provision_study(study, tmp_path)
+    dispatcher = load_kit(tmp_path / "dispatcher")
+    assert dispatcher.he_key_path == tmp_path / "dispatcher" / "he.pub"
+    assert not load_scheme(dispatcher.he_key_path.read_bytes()).can_decrypt
+    for name in (*study.hospitals, "result"):
+        key = load_kit(tmp_path / name).he_key_path
+        assert key is not None and key.name == "he.key"
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+        assert load_scheme(key.read_bytes()).can_decrypt
+    assert load_kit(tmp_path / "initiator").he_key_path is None
