@@ -70,11 +70,11 @@ def main() -> None:
     phe_private = phe.PaillierPrivateKey(phe_public, private.p, private.q)
     sample = [float(v) for v in values[: args.phe_values]]
     encrypted = [phe_public.encrypt(v) for v in sample]
-    assert all(abs(phe_private.decrypt(e) - v) < 1e-12 for e, v in zip(encrypted, sample))
-    phe_encrypt_s = median_seconds(lambda: [phe_public.encrypt(v) for v in sample], args.repeat)
-    phe_decrypt_s = median_seconds(
-        lambda: [phe_private.decrypt(e) for e in encrypted], args.repeat
+    assert all(
+        abs(phe_private.decrypt(e) - v) < 1e-12 for e, v in zip(encrypted, sample, strict=True)
     )
+    phe_encrypt_s = median_seconds(lambda: [phe_public.encrypt(v) for v in sample], args.repeat)
+    phe_decrypt_s = median_seconds(lambda: [phe_private.decrypt(e) for e in encrypted], args.repeat)
 
     rates = {
         "medfed_encrypt": round(args.values / encrypt_s, 1),

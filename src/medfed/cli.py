@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         "(allow only secure aggregation or encryption)",
     )
 
+    party = sub.add_parser("party", help="run a party of a vertical study (data party or arbiter)")
+    party.add_argument("--kit", type=Path, required=True)
+    party.add_argument("--data", type=Path, help="the party's feature table (.npz); not for the arbiter")
+    party.add_argument("--dispatcher", help="host:port, overriding the kit")
+    party.add_argument("--connect-timeout", type=float, default=30.0)
+
     bench = sub.add_parser("bench", help="measurements the standard asks for")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
     appendix = bench_sub.add_parser(
@@ -134,6 +140,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             max_epsilon=args.max_epsilon,
             require_hidden_updates=args.require_hidden_updates,
         )
+        return 0 if ok else 3
+    if args.command == "party":
+        from medfed.node.party_process import run_party_process
+
+        ok = run_party_process(args.kit, args.data, dispatcher=args.dispatcher, connect_timeout=args.connect_timeout)
         return 0 if ok else 3
     if args.command == "bench":
         import json

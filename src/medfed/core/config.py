@@ -167,6 +167,36 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
+class VerticalSettings:
+    """[vertical]: the data parties hold different features of the same patients (Appendix A).
+
+    The label party (guest) aligns patients with each other party by private set
+    intersection, then all train a logistic regression with Paillier-encrypted exchanges;
+    the arbiter (an ``aux`` party) holds the private key and sees only masked gradients.
+    """
+
+    label_party: str
+    arbiter: str
+    iterations: int = 10
+    lr: float = 0.15
+    l2: float = 0.0  # ridge penalty on the feature weights
+    batch_size: int = 0  # rows per step; 0: full batch
+    key_bits: int = 2048  # Paillier modulus, key-length policy >= 2048
+    overlap: float = 1.0  # fraction of patients each party holds (< 1: PSI has work to do)
+    test_fraction: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.iterations < 1 or self.batch_size < 0:
+            raise ConfigError("[vertical] iterations must be >= 1 and batch_size >= 0")
+        if not (math.isfinite(self.lr) and self.lr > 0) or self.l2 < 0:
+            raise ConfigError("[vertical] lr must be > 0 and l2 >= 0")
+        if self.key_bits not in (2048, 3072, 4096):
+            raise ConfigError(f"[vertical] key_bits must be 2048, 3072 or 4096 (key-length policy), not {self.key_bits}")
+        if not 0 < self.overlap <= 1 or not 0 < self.test_fraction < 1:
+            raise ConfigError("[vertical] overlap must be in (0, 1] and test_fraction in (0, 1)")
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     study_id: str
     parties: tuple[Party, ...]
@@ -176,6 +206,7 @@ class StudyConfig:
     question: str = ""
     dispatcher_host: str = "127.0.0.1"
     dispatcher_port: int = 0
+    vertical: VerticalSettings | None = None
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.parties]
@@ -191,6 +222,13 @@ class StudyConfig:
             raise ConfigError(
                 f"[privacy] secagg_threshold={self.privacy.secagg_threshold} exceeds the {n_data} data parties"
             )
+        if self.vertical is not None:
+            if self.vertical.label_party not in self.hospitals:
+                raise ConfigError(f"[vertical] label_party {self.vertical.label_party!r} is not a 'data' party")
+            if self.vertical.arbiter not in {p.name for p in self.by_role(Role.AUX)}:
+                raise ConfigError(f"[vertical] arbiter {self.vertical.arbiter!r} is not an 'aux' party")
+            if n_data < 2:
+                raise ConfigError("[vertical] needs at least two data parties")
         if self.training.min_nodes > len(self.by_role(Role.DATA)):
             raise ConfigError(
                 f"[training] min_nodes={self.training.min_nodes} exceeds the "
@@ -269,6 +307,7 @@ def parse_study(raw: dict[str, Any]) -> StudyConfig:
         privacy=_section(PrivacyConfig, raw.get("privacy", {}), "privacy"),
         dispatcher_host=str(dispatcher.get("host", "127.0.0.1")),
         dispatcher_port=_port(dispatcher.get("port", 0)),
+        vertical=_section(VerticalSettings, raw["vertical"], "vertical") if "vertical" in raw else None,
     )
 
 
@@ -306,6 +345,9 @@ def dump_study(study: StudyConfig) -> str:
     for title, section in (("data", study.data), ("training", study.training), ("privacy", study.privacy)):
         lines += ["", f"[{title}]"]
         lines += [f"{f.name} = {_toml_value(getattr(section, f.name))}" for f in fields(section)]
+    if study.vertical is not None:
+        lines += ["", "[vertical]"]
+        lines += [f"{f.name} = {_toml_value(getattr(study.vertical, f.name))}" for f in fields(study.vertical)]
     lines += ["", "[dispatcher]", f"host = {_toml_value(study.dispatcher_host)}", f"port = {study.dispatcher_port}"]
     for party in study.parties:
         lines += ["", "[[parties]]", f"name = {_toml_value(party.name)}", f"role = {_toml_value(party.role)}"]

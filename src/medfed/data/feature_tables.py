@@ -15,8 +15,8 @@ import numpy as np
 
 from medfed.data.medmnist import MedMNIST, Split, dataset_info
 from medfed.data.partition import train_val_split
-from medfed.data.tabular import load_breast_cancer_table
-from medfed.errors import DataError
+from medfed.data.tabular import Table, load_breast_cancer_table
+from medfed.errors import DataError, DataIntegrityError, DataUnavailableError
 
 TEST_FRACTION = 0.2
 VAL_FRACTION = 0.1
@@ -43,3 +43,40 @@ def load_feature_table(flag: str, *, seed: int) -> MedMNIST:
     return MedMNIST(
         info=info, size=0, path=Path("<scikit-learn>"), md5="", train=split(train), val=split(val), test=split(test)
     )
+
+
+def save_party_table(path: str | Path, table: Table) -> None:
+    """One party's own columns (and labels, at the label party) as a data file on its disk."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {
+        "ids": np.array(table.ids, dtype=np.str_),
+        "features": np.asarray(table.features, dtype=np.float64),
+        "feature_names": np.array(table.feature_names, dtype=np.str_),
+    }
+    if table.labels is not None:
+        arrays["labels"] = np.asarray(table.labels, dtype=np.int64)
+    tmp = path.with_name(path.name + ".part")
+    with tmp.open("wb") as f:
+        np.savez(f, **arrays)
+    tmp.replace(path)
+
+
+def load_party_table(path: str | Path) -> Table:
+    """Read a party's table; DataUnavailableError if absent, DataIntegrityError if malformed."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataUnavailableError(f"party data file {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        return Table(
+            ids=tuple(str(i) for i in arrays["ids"]),
+            features=arrays["features"].astype(np.float64),
+            labels=arrays["labels"].astype(np.int64) if "labels" in arrays else None,
+            feature_names=tuple(str(n) for n in arrays["feature_names"]),
+        )
+    except (KeyError, ValueError, OSError) as exc:
+        raise DataIntegrityError(f"{path} is not a party feature table: {exc}") from None
+    except DataError as exc:
+        raise DataIntegrityError(f"{path}: {exc}") from None

@@ -51,7 +51,10 @@ class Table:
     feature_names: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if self.features.ndim != 2 or self.features.shape != (len(self.ids), len(self.feature_names)):
+        if self.features.ndim != 2 or self.features.shape != (
+            len(self.ids),
+            len(self.feature_names),
+        ):
             raise DataError(
                 f"table shape {self.features.shape} does not fit {len(self.ids)} IDs "
                 f"and {len(self.feature_names)} feature names"
@@ -105,7 +108,9 @@ class Standardizer:
         """float64 (N, k): ``features`` (N, k) standardised with the fitted statistics."""
         features = np.asarray(features, dtype=np.float64)
         if features.ndim != 2 or features.shape[1] != self.mean.shape[0]:
-            raise DataError(f"standardiser fitted on {self.mean.shape[0]} columns, got {features.shape}")
+            raise DataError(
+                f"standardiser fitted on {self.mean.shape[0]} columns, got {features.shape}"
+            )
         return (features - self.mean) / self.scale
 
 
@@ -187,8 +192,12 @@ def split_rows(
         is_test = np.zeros(len(part), dtype=bool)
         is_test[test] = True
         if is_test.all() or not is_test.any():
-            raise DataError(f"party {party!r} has too few patients ({len(part)}) for a train/test split")
-        out[party] = PartySplit(party, part.rows(np.flatnonzero(~is_test)), part.rows(np.flatnonzero(is_test)))
+            raise DataError(
+                f"party {party!r} has too few patients ({len(part)}) for a train/test split"
+            )
+        out[party] = PartySplit(
+            party, part.rows(np.flatnonzero(~is_test)), part.rows(np.flatnonzero(is_test))
+        )
     return out
 
 
@@ -227,10 +236,16 @@ def split_columns(
         part = table.columns(sorted(int(c) for c in cols), keep_labels=party == label_party)
         if overlap < 1.0:
             # Kept rows stay in table order: positions still differ between parties.
-            keep = rng.choice(len(part), size=max(1, int(round(overlap * len(part)))), replace=False)
+            keep = rng.choice(
+                len(part), size=max(1, int(round(overlap * len(part)))), replace=False
+            )
             part = part.rows(np.sort(keep))
-        is_test = np.array([is_test_id(p, seed=seed, test_fraction=test_fraction) for p in part.ids])
-        out[party] = PartySplit(party, part.rows(np.flatnonzero(~is_test)), part.rows(np.flatnonzero(is_test)))
+        is_test = np.array(
+            [is_test_id(p, seed=seed, test_fraction=test_fraction) for p in part.ids]
+        )
+        out[party] = PartySplit(
+            party, part.rows(np.flatnonzero(~is_test)), part.rows(np.flatnonzero(is_test))
+        )
     return out
 
 
@@ -257,7 +272,9 @@ def image_statistics(images: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
         raise DataError("image_statistics needs uint8 images of shape (N, H, W)")
     n, h, w = images.shape
     if n == 0 or h < 2 or w < 2:
-        raise DataError(f"image_statistics needs at least one image of 2x2 pixels, got {images.shape}")
+        raise DataError(
+            f"image_statistics needs at least one image of 2x2 pixels, got {images.shape}"
+        )
     x = images.reshape(n, -1).astype(np.float64)
     mean = x.mean(axis=1)
     centred = x - mean[:, None]

@@ -14,7 +14,7 @@ from medfed.core import serde
 from medfed.core.config import StudyConfig
 from medfed.core.messages import StudyResult
 from medfed.dispatcher.runtime import DispatcherRuntime
-from medfed.dispatcher.setup import new_coordinator
+from medfed.dispatcher.setup import new_coordinator, new_relay
 from medfed.errors import StudyFailedError, TransportError
 from medfed.pki import PeerIdentity
 from medfed.privacy.he import VectorScheme
@@ -38,9 +38,12 @@ class DispatcherService:
         self.study = study
         self._outboxes: dict[str, tuple[int, queue.Queue[bytes]]] = {}
         self._tokens = itertools.count()
-        self.runtime = DispatcherRuntime(
-            new_coordinator(study, now=time.monotonic(), sealer=sealer), self._deliver, on_round=on_round
+        coordinator = (
+            new_relay(study, now=time.monotonic())
+            if study.vertical is not None
+            else new_coordinator(study, now=time.monotonic(), sealer=sealer)
         )
+        self.runtime = DispatcherRuntime(coordinator, self._deliver, on_round=on_round)
         # One lock for outboxes and study state, so a stale disconnect cannot interleave
         # with the same node's reconnect (re-entrant: the runtime delivers while holding it).
         self._lock = self.runtime.lock

@@ -9,6 +9,7 @@ from medfed.core.config import Encryption, Mechanism, StudyConfig
 from medfed.core.messages import Arrays
 from medfed.data import dataset_info
 from medfed.dispatcher.coordinator import Coordinator, StudyPlan
+from medfed.dispatcher.relay import RelayCoordinator
 from medfed.errors import ConfigError
 from medfed.models import build_model, model_arrays
 from medfed.privacy.he import VectorScheme
@@ -64,6 +65,21 @@ def initial_params(study: StudyConfig) -> Arrays:
 
         check_dp_compatible(model, cfg["model"])
     return model_arrays(model)
+
+
+def new_relay(study: StudyConfig, *, now: float) -> RelayCoordinator:
+    """A vertical study's coordinator: it relays the parties' protocol messages."""
+    v = study.vertical
+    assert v is not None
+    t = study.training
+    return RelayCoordinator(
+        study.study_id,
+        (*study.hospitals, v.arbiter),
+        result_party=v.label_party,
+        now=now,
+        join_timeout=t.join_timeout,
+        idle_timeout=t.round_timeout,
+    )
 
 
 def new_coordinator(study: StudyConfig, *, now: float, sealer: VectorScheme | None = None) -> Coordinator:

@@ -79,7 +79,7 @@ _TOP_K = 3
 
 
 def _logit_scaled(chosen: np.ndarray, rest: np.ndarray) -> np.ndarray:
-    """log p − log(1 − p), with 1 − p summed from the other classes: exact where p ≈ 1."""
+    """log p − log(1 − p), given p and the sum of the other classes' probabilities."""
     return np.log(np.maximum(chosen, _TINY)) - np.log(np.maximum(rest, _TINY))
 
 
@@ -102,12 +102,14 @@ def output_features(proba: np.ndarray, labels: np.ndarray) -> np.ndarray:
     if not np.all((y >= 0) & (y < p.shape[1])):
         raise DataError(f"labels must lie in 0..{p.shape[1] - 1}")
     y = y.astype(np.int64)
-    total = p.sum(axis=1)
-    true_p = p[np.arange(y.size), y]
-    columns = [_logit_scaled(true_p, total - true_p)]
+    others = np.ones(p.shape, dtype=bool)
+    others[np.arange(y.size), y] = False
+    # 1 − p is summed from the other entries, not subtracted: exact where p rounds to 1.
+    columns = [_logit_scaled(p[np.arange(y.size), y], np.where(others, p, 0.0).sum(axis=1))]
     ranked = -np.sort(-p, axis=1)
     for k in range(min(p.shape[1] - 1, _TOP_K)):
-        columns.append(_logit_scaled(ranked[:, k], total - ranked[:, k]))
+        rest = ranked[:, :k].sum(axis=1) + ranked[:, k + 1 :].sum(axis=1)
+        columns.append(_logit_scaled(ranked[:, k], rest))
     return np.stack(columns, axis=1)
 
 

@@ -138,6 +138,16 @@ class Deployment:
         self.nodes[name] = proc
         return proc
 
+    def start_party(self, name: str, data_path: Path | None) -> subprocess.Popen[bytes]:
+        """A party of a vertical study (data party with its table, or the arbiter)."""
+        assert self.port is not None, "start the dispatcher first"
+        args = ["party", "--kit", str(self.launch.kits_dir / name), "--dispatcher", f"127.0.0.1:{self.port}"]
+        if data_path is not None:
+            args += ["--data", str(data_path)]
+        proc = _spawn(args, self.logs / f"{name}.log")
+        self.nodes[name] = proc
+        return proc
+
     def result_client(self) -> DispatcherClient:
         result_party = self.study.by_role(Role.RESULT) or self.study.by_role(Role.INITIATOR)
         if not result_party:

@@ -65,7 +65,9 @@ def hash_to_point(study_id: str, patient_id: str, counter: int = 0) -> bytes:
 def _blind_id(key: X25519PrivateKey, study_id: str, patient_id: str) -> bytes:
     for counter in range(_MAX_COUNTER):
         try:
-            return key.exchange(X25519PublicKey.from_public_bytes(hash_to_point(study_id, patient_id, counter)))
+            return key.exchange(
+                X25519PublicKey.from_public_bytes(hash_to_point(study_id, patient_id, counter))
+            )
         except ValueError:
             continue  # small-order point: re-hash (see the module docstring)
     raise DataError(f"could not hash a patient ID to a usable point in {_MAX_COUNTER} tries")
@@ -117,7 +119,9 @@ class PSIRequest:
     blinded: tuple[bytes, ...]
 
     def to_wire(self) -> tuple[dict[str, object], dict[str, np.ndarray]]:
-        return {"kind": self.kind, "study_id": self.study_id}, {"blinded": _points_array(self.blinded)}
+        return {"kind": self.kind, "study_id": self.study_id}, {
+            "blinded": _points_array(self.blinded)
+        }
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,10 @@ class PSIResponse:
     blinded: tuple[bytes, ...]
 
     def to_wire(self) -> tuple[dict[str, object], dict[str, np.ndarray]]:
-        arrays = {"double_blinded": _points_array(self.double_blinded), "blinded": _points_array(self.blinded)}
+        arrays = {
+            "double_blinded": _points_array(self.double_blinded),
+            "blinded": _points_array(self.blinded),
+        }
         return {"kind": self.kind, "study_id": self.study_id}, arrays
 
 
@@ -144,7 +151,7 @@ class PSIResult:
     indices: tuple[int, ...]
 
     def to_wire(self) -> tuple[dict[str, object], dict[str, np.ndarray]]:
-        header = {"kind": self.kind, "study_id": self.study_id}
+        header: dict[str, object] = {"kind": self.kind, "study_id": self.study_id}
         return header, {"indices": np.array(self.indices, dtype=np.int64)}
 
 
@@ -159,7 +166,9 @@ def psi_message_from_wire(header: dict[str, object], arrays: dict[str, np.ndarra
     if kind == PSIRequest.kind:
         return PSIRequest(study_id, _points_from(arrays, "blinded"))
     if kind == PSIResponse.kind:
-        return PSIResponse(study_id, _points_from(arrays, "double_blinded"), _points_from(arrays, "blinded"))
+        return PSIResponse(
+            study_id, _points_from(arrays, "double_blinded"), _points_from(arrays, "blinded")
+        )
     if kind == PSIResult.kind:
         idx = arrays.get("indices")
         if idx is None or idx.ndim != 1 or idx.dtype.kind not in "iu":
@@ -178,7 +187,9 @@ class _Party:
 
     def _check(self, message: object, expected: type, state: str, current: str) -> None:
         if not isinstance(message, expected):
-            raise ProtocolError(f"PSI {self._who} expected {expected.__name__}, got {type(message).__name__}")
+            raise ProtocolError(
+                f"PSI {self._who} expected {expected.__name__}, got {type(message).__name__}"
+            )
         if current != state:
             raise ProtocolError(f"PSI {self._who} got {expected.__name__} in state {current!r}")
         if getattr(message, "study_id", None) != self._study_id:
@@ -247,7 +258,9 @@ class PSIResponder(_Party):
         if isinstance(message, PSIResult):
             self._check(message, PSIResult, "responded", self._state)
             n = len(self._sent)
-            if len(set(message.indices)) != len(message.indices) or any(not 0 <= i < n for i in message.indices):
+            if len(set(message.indices)) != len(message.indices) or any(
+                not 0 <= i < n for i in message.indices
+            ):
                 raise ProtocolError("PSI result holds repeated or out-of-range positions")
             self._result = tuple(sorted(self._ids[self._sent[i]] for i in message.indices))
             self._state = "done"
@@ -273,7 +286,9 @@ class PSIOutcome:
     to_initiator: tuple[PSIMessage, ...]
 
 
-def run_psi(initiator_ids: Sequence[str], responder_ids: Sequence[str], *, study_id: str) -> PSIOutcome:
+def run_psi(
+    initiator_ids: Sequence[str], responder_ids: Sequence[str], *, study_id: str
+) -> PSIOutcome:
     """Run the protocol in memory; DataError on empty sets, duplicates or no shared ID."""
     initiator = PSIInitiator(initiator_ids, study_id=study_id)
     responder = PSIResponder(responder_ids, study_id=study_id)

@@ -71,7 +71,9 @@ def test_vertical_split_gives_disjoint_columns_and_labels_to_one_party(table: Ta
 
 @pytest.mark.clause("5.3.3.2d")
 def test_partial_overlap_keeps_different_patients_but_one_common_split(table: Table) -> None:
-    parts = split_columns(table, ["guest", "host"], label_party="guest", seed=5, overlap=0.8, test_fraction=0.3)
+    parts = split_columns(
+        table, ["guest", "host"], label_party="guest", seed=5, overlap=0.8, test_fraction=0.3
+    )
     g = set(parts["guest"].train.ids) | set(parts["guest"].test.ids)
     h = set(parts["host"].train.ids) | set(parts["host"].test.ids)
     assert len(g) == len(h) == round(0.8 * 569)
@@ -129,16 +131,20 @@ def test_image_statistics_on_hand_checked_images() -> None:
     assert f["glcm_contrast"] == pytest.approx(3 * 31**2 / 4)
     assert f["glcm_correlation"] == pytest.approx(0.25 * 1 + 0.75 * -1)
     g = dict(zip(names, features[1], strict=True))
-    assert g["std"] == 0 and g["entropy"] == 0 and g["glcm_energy"] == 1 and g["glcm_correlation"] == 1
+    assert (
+        g["std"] == 0 and g["entropy"] == 0 and g["glcm_energy"] == 1 and g["glcm_correlation"] == 1
+    )
     assert g["p10"] == g["p90"] == 7
 
 
 @pytest.mark.clause("5.3.2d")
-def test_image_statistics_extracts_the_same_features_from_every_breastmnist_image(medmnist_dir: Path) -> None:
+def test_image_statistics_extracts_the_same_features_from_every_breastmnist_image(
+    medmnist_dir: Path,
+) -> None:
     from medfed.data import load_medmnist
 
     data = load_medmnist("breastmnist", data_dir=medmnist_dir, download=False)
-    images = data.splits["train"].images[:200] if hasattr(data, "splits") else data.train.images[:200]
+    images = data.train.images[:200]
     features, names = image_statistics(images)
     assert features.shape == (200, len(names)) and np.isfinite(features).all()
     one, _ = image_statistics(images[5:6])

@@ -114,7 +114,9 @@ def test_no_shared_patient_raises_a_data_error_at_the_end() -> None:
         (["P1"], ["P2", "P2"], "duplicates"),
     ],
 )
-def test_duplicates_and_empty_sets_raise_data_errors(a: list[str], b: list[str], match: str) -> None:
+def test_duplicates_and_empty_sets_raise_data_errors(
+    a: list[str], b: list[str], match: str
+) -> None:
     with pytest.raises(DataError, match=match):
         run_psi(a, b, study_id=STUDY)
 
@@ -173,6 +175,8 @@ def test_messages_survive_their_wire_form() -> None:
         json.dumps(header)
         assert psi_message_from_wire(header, arrays) == message
     with pytest.raises(ProtocolError):
-        psi_message_from_wire({"kind": "psi_request", "study_id": STUDY}, {"blinded": np.zeros((2, 31), np.uint8)})
+        psi_message_from_wire(
+            {"kind": "psi_request", "study_id": STUDY}, {"blinded": np.zeros((2, 31), np.uint8)}
+        )
     with pytest.raises(ProtocolError):
         psi_message_from_wire({"kind": "nonsense", "study_id": STUDY}, {})

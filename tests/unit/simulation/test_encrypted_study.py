@@ -38,8 +38,8 @@ def test_ckks_encrypted_fedavg_matches_plain_fedavg_on_pneumonia(medmnist_dir: P
     b = simulate(sealed, scenario.datasets, device=CPU)
     worst = max(float(np.abs(b.params[k] - v).max()) for k, v in a.params.items() if v.dtype.kind == "f")
     assert worst < 1e-3
-    auc_plain = evaluate_params(plain, scenario, a.params, device=CPU)[0]["auc"]
-    auc_sealed = evaluate_params(sealed, scenario, b.params, device=CPU)[0]["auc"]
+    auc_plain = evaluate_params(plain, scenario, a.params, device=CPU)[0].auc
+    auc_sealed = evaluate_params(sealed, scenario, b.params, device=CPU)[0].auc
     assert abs(auc_plain - auc_sealed) <= 0.005
     assert auc_sealed > 0.8
     assert [r["accepted"] for r in b.summary["rounds"]] == [list(sealed.hospitals)] * 2

@@ -1,13 +1,12 @@
-"""What the two SEAL-backed schemes (CKKS, BFV) share: key blobs, chunk headers, primes.
+"""What the two SEAL-backed schemes (CKKS, BFV) share: key blobs, primes, the chunking base.
 
 Key blob: ``b"medfed-he/<name>/v1\\n"`` + one line of JSON (the parameters, the key
 fingerprint and whether the blob is "public" or "secret") + ``b"\\n"`` + a serialized
 TenSEAL context. A public blob holds no secret key, no Galois keys, and relinearization
 keys only when the parameters allow ciphertext-ciphertext multiplication.
 
-Chunk: a fixed 45-byte header (``ChunkMeta`` plus index and count) + a serialized TenSEAL
-vector. The header lets the aggregator refuse ciphertexts of another key, vectors of
-another length and sums of more than ``max_addends`` vectors without any key.
+Chunk: the header of ``depth.pack_chunk`` + a serialized TenSEAL vector of up to
+``slot_count`` values; a vector of any length takes as many chunks as it needs.
 
 Security: every context uses SEAL's default 128-bit classical security level; SEAL itself
 refuses a coefficient modulus above ``MAX_BITS_128`` for the ring degree.
@@ -17,19 +16,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import struct
+import math
 from abc import abstractmethod
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
+import gmpy2
 import numpy as np
 
 from medfed.errors import HEError
 from medfed.privacy.he.base import VectorScheme
-from medfed.privacy.he.depth import DepthBudget, EncryptedVector
+from medfed.privacy.he.depth import (
+    ChunkMeta,
+    DepthBudget,
+    EncryptedVector,
+    pack_chunk,
+    unpack_chunk,
+)
 
 # Largest total coefficient-modulus bits at 128-bit classical security (HomomorphicEncryption.org
 # standard, the table SEAL enforces by default), per ring degree N.
@@ -44,6 +49,16 @@ DEFAULT_MAX_ADDENDS = 64
 DEFAULT_MAX_ABS = 2.0**17  # 131072: covers sample-weighted parameters and sample counts (~1e5)
 
 
+def check_options(max_addends: int, max_abs: float, depth: int) -> None:
+    """HEError unless the key-size options are in range (headers count addends in 16 bits)."""
+    if not (isinstance(max_addends, int) and 1 <= max_addends <= 65535):
+        raise HEError(f"max_addends must be an integer in 1..65535, not {max_addends!r}")
+    if not (isinstance(depth, int) and 0 <= depth <= 20):
+        raise HEError(f"depth must be an integer in 0..20, not {depth!r}")
+    if not (isinstance(max_abs, int | float) and math.isfinite(max_abs) and max_abs > 0):
+        raise HEError(f"max_abs must be a finite positive number, not {max_abs!r}")
+
+
 @contextmanager
 def opaque(operation: str) -> Iterator[None]:
     """Turn any TenSEAL failure inside the block into one HEError that reveals nothing more."""
@@ -51,7 +66,9 @@ def opaque(operation: str) -> Iterator[None]:
         yield
     except (ValueError, RuntimeError, TypeError, OverflowError):
         # One message per operation, no chaining: a detailed cause could serve as an oracle.
-        raise HEError(f"homomorphic {operation} failed: malformed ciphertext or key material") from None
+        raise HEError(
+            f"homomorphic {operation} failed: malformed ciphertext or key material"
+        ) from None
 
 
 # --- key material ---------------------------------------------------------------------------
@@ -84,90 +101,7 @@ def fingerprint(key_id: bytes, public_context: bytes) -> bytes:
     return hashlib.sha256(key_id + public_context).digest()[:8]
 
 
-# --- chunks ---------------------------------------------------------------------------------
-
-_MAGIC = b"MFHE"
-_VERSION = 1
-_HEADER = struct.Struct(">4sB8sIIIHBBdd")
-
-
-@dataclass(frozen=True)
-class ChunkMeta:
-    """What every chunk of one encrypted vector says about it.
-
-    ``bound`` is the largest magnitude the plaintext may hold, in the scheme's plaintext
-    units (CKKS: real values; BFV: fixed-point integers); it is derived from public
-    parameters only, never from the data. ``scale_ratio`` (CKKS) is the true scale over the
-    nominal one after rescaling; ``frac_bits`` (BFV) the fixed-point fraction bits.
-    """
-
-    fingerprint: bytes
-    size: int
-    addends: int
-    levels_used: int
-    frac_bits: int
-    scale_ratio: float
-    bound: float
-
-
-def pack_chunk(meta: ChunkMeta, index: int, count: int, body: bytes) -> bytes:
-    """Header + serialized TenSEAL vector."""
-    return (
-        _HEADER.pack(
-            _MAGIC,
-            _VERSION,
-            meta.fingerprint,
-            index,
-            count,
-            meta.size,
-            meta.addends,
-            meta.levels_used,
-            meta.frac_bits,
-            meta.scale_ratio,
-            meta.bound,
-        )
-        + body
-    )
-
-
-def unpack_chunk(blob: bytes) -> tuple[ChunkMeta, int, int, bytes]:
-    """(meta, index, count, TenSEAL body) of one chunk; HEError if it is not one."""
-    if not isinstance(blob, bytes | bytearray) or len(blob) <= _HEADER.size:
-        raise HEError("not a medfed ciphertext chunk")
-    magic, version, fp, index, count, size, addends, levels, frac, ratio, bound = _HEADER.unpack_from(
-        blob
-    )
-    if magic != _MAGIC or version != _VERSION or not 0 <= index < count:
-        raise HEError("not a medfed ciphertext chunk")
-    meta = ChunkMeta(fp, size, addends, levels, frac, ratio, bound)
-    return meta, index, count, bytes(blob[_HEADER.size :])
-
-
 # --- primes: SEAL's choice of coefficient moduli, re-derived to know the rescaling primes ------
-
-
-def is_prime(n: int) -> bool:
-    """Deterministic Miller-Rabin, exact for n < 3.3e24 (far above SEAL's 61-bit primes)."""
-    bases = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41)
-    if n < 2:
-        return False
-    for p in bases:
-        if n % p == 0:
-            return n == p
-    d, s = n - 1, 0
-    while d % 2 == 0:
-        d, s = d // 2, s + 1
-    for a in bases:
-        x = pow(a, d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(s - 1):
-            x = x * x % n
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
 
 
 def primes_below(bits: int, step: int, count: int) -> list[int]:
@@ -176,7 +110,7 @@ def primes_below(bits: int, step: int, count: int) -> list[int]:
     found: list[int] = []
     value = (1 << bits) - step + 1
     while len(found) < count and value > 1 << (bits - 1):
-        if is_prime(value):
+        if gmpy2.is_prime(value, 40):  # 4**-40 error; check_chain confirms SEAL agrees
             found.append(value)
         value -= step
     if len(found) < count:
@@ -210,7 +144,9 @@ def ring_degree(total_bits: int, minimum: int = 4096) -> int:
     for degree, limit in MAX_BITS_128.items():
         if degree >= minimum and total_bits <= limit:
             return degree
-    raise HEError(f"a {total_bits}-bit coefficient modulus exceeds 128-bit security at any ring degree")
+    raise HEError(
+        f"a {total_bits}-bit coefficient modulus exceeds 128-bit security at any ring degree"
+    )
 
 
 # --- the shared scheme ----------------------------------------------------------------------
@@ -277,14 +213,25 @@ class SealVectors(VectorScheme):
     def encrypt(self, vector: np.ndarray) -> list[bytes]:
         return self.encrypt_vector(vector).to_chunks()
 
-    def encrypt_vector(self, vector: np.ndarray) -> EncryptedVector:
-        """The encrypted (size,) vector, chunked by ``slot_count``, with a full depth budget."""
+    def encrypt_vector(self, vector: np.ndarray, *, bound: float | None = None) -> EncryptedVector:
+        """The encrypted (size,) vector, chunked by ``slot_count``, with a full depth budget.
+
+        ``bound`` (<= max_abs) declares a tighter public bound on |values|, leaving room for
+        plaintext multiplications; it must be agreed for the study, never taken from the
+        data (the header carries it in the clear).
+        """
         self._require_secret("encrypt")
-        values = self._checked(vector)
+        limit = self._max_abs if bound is None else float(bound)
+        if not 0 < limit <= self._max_abs:
+            raise HEError(f"bound must be in (0, max_abs={self._max_abs:g}], not {bound!r}")
+        values = self._checked(vector, limit)
         step = self.slot_count
         with opaque("encryption"):
-            chunks = [self._encrypt_chunk(values[i : i + step]) for i in range(0, values.size, step)]
-        return EncryptedVector(self, chunks, self._fresh_meta(values.size), DepthBudget(self._depth))
+            chunks = [
+                self._encrypt_chunk(values[i : i + step]) for i in range(0, values.size, step)
+            ]
+        meta = self._fresh_meta(values.size, limit)
+        return EncryptedVector(self, chunks, meta, DepthBudget(self._depth))
 
     def open(self, chunks: Sequence[bytes]) -> EncryptedVector:
         """The ``EncryptedVector`` held by ``chunks`` (public key material suffices)."""
@@ -304,7 +251,9 @@ class SealVectors(VectorScheme):
         metas = [self._headers(v)[0] for v in vectors]  # headers only: refuse before loading
         total = sum(m.addends for m in metas)
         if total > self._max_addends:
-            raise HEError(f"the sum would hold {total} vectors but these keys allow at most {self._max_addends}")
+            raise HEError(
+                f"the sum would hold {total} vectors but these keys allow at most {self._max_addends}"
+            )
         if len({(m.size, m.levels_used) for m in metas}) != 1:
             raise HEError("add needs vectors of one length and level (chunk counts differ)")
         result = self.open(vectors[0])
@@ -341,7 +290,10 @@ class SealVectors(VectorScheme):
         meta = self._mul_plain_meta(a.meta, factor, levels_used)
         step = self.slot_count
         with opaque("plaintext multiplication"):
-            chunks = [c.mul(self._plain(factor[i * step : (i + 1) * step])) for i, c in enumerate(a.chunks)]
+            chunks = [
+                c.mul(self._plain(factor[i * step : (i + 1) * step]))
+                for i, c in enumerate(a.chunks)
+            ]
         return chunks, meta
 
     def _mul_chunks(
@@ -375,7 +327,7 @@ class SealVectors(VectorScheme):
         if not self._can_decrypt:
             raise HEError(f"cannot {operation}: this key material holds no secret key")
 
-    def _checked(self, vector: np.ndarray) -> np.ndarray:
+    def _checked(self, vector: np.ndarray, limit: float) -> np.ndarray:
         try:
             values = np.asarray(vector, dtype=np.float64)
         except (TypeError, ValueError):
@@ -385,10 +337,10 @@ class SealVectors(VectorScheme):
         if not np.all(np.isfinite(values)):
             raise HEError("cannot encrypt NaN or infinite values")
         peak = float(np.max(np.abs(values)))
-        if peak > self._max_abs:
+        if peak > limit:
             raise HEError(
-                f"a value of magnitude {peak:.6g} exceeds max_abs={self._max_abs:g}, the bound "
-                "these keys were sized for; generate keys with a larger max_abs"
+                f"a value of magnitude {peak:.6g} exceeds the bound {limit:g} (max_abs="
+                f"{self._max_abs:g} is what these keys were sized for)"
             )
         return values
 
@@ -417,7 +369,7 @@ class SealVectors(VectorScheme):
         """Subclass check that loaded ciphertexts agree with their header."""
 
     @abstractmethod
-    def _fresh_meta(self, size: int) -> ChunkMeta: ...
+    def _fresh_meta(self, size: int, bound: float) -> ChunkMeta: ...
 
     @abstractmethod
     def _decode(self, values: np.ndarray, meta: ChunkMeta) -> np.ndarray: ...
@@ -426,7 +378,9 @@ class SealVectors(VectorScheme):
     def _sum_meta(self, a: ChunkMeta, b: ChunkMeta) -> ChunkMeta: ...
 
     @abstractmethod
-    def _mul_plain_meta(self, meta: ChunkMeta, factor: np.ndarray, levels_used: int) -> ChunkMeta: ...
+    def _mul_plain_meta(
+        self, meta: ChunkMeta, factor: np.ndarray, levels_used: int
+    ) -> ChunkMeta: ...
 
     @abstractmethod
     def _mul_meta(self, a: ChunkMeta, b: ChunkMeta, levels_used: int) -> ChunkMeta: ...

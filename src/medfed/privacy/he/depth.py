@@ -8,24 +8,48 @@ sequence that would pass the limit. ``EncryptedVector`` carries a budget with th
 ciphertext chunks, so a weighted aggregation (one plaintext multiplication, then additions)
 runs and a second multiplication past the chain is refused with the operation named.
 
+Each chunk travels as a fixed 45-byte header (``ChunkMeta``, index, count) followed by the
+scheme's ciphertext, so an aggregator without keys can still refuse ciphertexts of another
+key, vectors of another length or level, and sums of more than ``max_addends`` vectors.
+
 The arithmetic itself belongs to the scheme (``VectorBackend``); this module only keeps the
 books and knows nothing of TenSEAL.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any, Protocol
 
 import numpy as np
 
 from medfed.errors import HEError
 
-__all__ = ["OPERATION_LEVELS", "DepthBudget", "EncryptedVector", "VectorBackend"]
+__all__ = [
+    "ChunkMeta",
+    "DepthBudget",
+    "EncryptedVector",
+    "Operation",
+    "VectorBackend",
+    "pack_chunk",
+    "unpack_chunk",
+]
 
-# Levels each operation spends. Additions cost none: their noise is budgeted by max_addends.
-OPERATION_LEVELS = {"add": 0, "mul_plain": 1, "mul": 1}
+
+class Operation(StrEnum):
+    """The homomorphic operations a budget prices."""
+
+    ADD = "add"
+    MUL_PLAIN = "mul_plain"  # times a plaintext scalar or vector
+    MUL = "mul"  # times another ciphertext
+
+    @property
+    def levels(self) -> int:
+        """Levels spent. Additions spend none: their noise is budgeted by max_addends."""
+        return 0 if self is Operation.ADD else 1
 
 
 @dataclass(frozen=True)
@@ -44,10 +68,11 @@ class DepthBudget:
         """Multiplications still allowed."""
         return self.limit - self.used
 
-    def spend(self, operation: str) -> DepthBudget:
+    def spend(self, operation: Operation | str) -> DepthBudget:
         """The budget after ``operation``; HEError naming it, the levels used and the limit if
         it does not fit (raised before the operation is attempted)."""
-        cost = _cost(operation)
+        operation = _operation(operation)
+        cost = operation.levels
         if self.used + cost > self.limit:
             raise HEError(
                 f"{operation} needs {cost} multiplicative level(s) but {self.used} of "
@@ -56,7 +81,7 @@ class DepthBudget:
             )
         return replace(self, used=self.used + cost)
 
-    def plan(self, operations: Sequence[str]) -> DepthBudget:
+    def plan(self, operations: Sequence[Operation | str]) -> DepthBudget:
         """The budget after the whole sequence, refusing it up front at the first operation
         that would exceed the limit."""
         budget = self
@@ -71,18 +96,70 @@ class DepthBudget:
         return replace(self, used=max(self.used, other.used))
 
 
-def _cost(operation: str) -> int:
+def _operation(operation: Operation | str) -> Operation:
     try:
-        return OPERATION_LEVELS[operation]
-    except KeyError:
+        return Operation(operation)
+    except ValueError:
         raise HEError(f"unknown homomorphic operation {operation!r}") from None
 
 
-class _Meta(Protocol):
+# --- the wire format of one chunk: a fixed header, then the scheme's ciphertext -------------
+
+_MAGIC = b"MFHE"
+_VERSION = 1
+_HEADER = struct.Struct(">4sB8sIIIHBBdd")
+
+
+@dataclass(frozen=True)
+class ChunkMeta:
+    """What every chunk of one encrypted vector says about it.
+
+    ``bound`` is the largest magnitude the plaintext may hold, in the scheme's plaintext
+    units (CKKS: real values; BFV: fixed-point integers); it is derived from public
+    parameters only, never from the data. ``scale_ratio`` (CKKS) is the true scale over the
+    nominal one after rescaling; ``frac_bits`` (BFV) the fixed-point fraction bits.
+    """
+
     fingerprint: bytes
     size: int
     addends: int
     levels_used: int
+    frac_bits: int
+    scale_ratio: float
+    bound: float
+
+
+def pack_chunk(meta: ChunkMeta, index: int, count: int, body: bytes) -> bytes:
+    """Header + serialized TenSEAL vector."""
+    return (
+        _HEADER.pack(
+            _MAGIC,
+            _VERSION,
+            meta.fingerprint,
+            index,
+            count,
+            meta.size,
+            meta.addends,
+            meta.levels_used,
+            meta.frac_bits,
+            meta.scale_ratio,
+            meta.bound,
+        )
+        + body
+    )
+
+
+def unpack_chunk(blob: bytes) -> tuple[ChunkMeta, int, int, bytes]:
+    """(meta, index, count, TenSEAL body) of one chunk; HEError if it is not one."""
+    if not isinstance(blob, bytes | bytearray) or len(blob) <= _HEADER.size:
+        raise HEError("not a medfed ciphertext chunk")
+    magic, version, fp, index, count, size, addends, levels, frac, ratio, bound = (
+        _HEADER.unpack_from(blob)
+    )
+    if magic != _MAGIC or version != _VERSION or not 0 <= index < count:
+        raise HEError("not a medfed ciphertext chunk")
+    meta = ChunkMeta(fp, size, addends, levels, frac, ratio, bound)
+    return meta, index, count, bytes(blob[_HEADER.size :])
 
 
 class VectorBackend(Protocol):
@@ -91,15 +168,17 @@ class VectorBackend(Protocol):
     @property
     def max_addends(self) -> int: ...
 
-    def _add_chunks(self, a: EncryptedVector, b: EncryptedVector) -> tuple[list[Any], Any]: ...
+    def _add_chunks(
+        self, a: EncryptedVector, b: EncryptedVector
+    ) -> tuple[list[Any], ChunkMeta]: ...
 
     def _mul_plain_chunks(
         self, a: EncryptedVector, factor: np.ndarray, levels_used: int
-    ) -> tuple[list[Any], Any]: ...
+    ) -> tuple[list[Any], ChunkMeta]: ...
 
     def _mul_chunks(
         self, a: EncryptedVector, b: EncryptedVector, levels_used: int
-    ) -> tuple[list[Any], Any]: ...
+    ) -> tuple[list[Any], ChunkMeta]: ...
 
     def _pack_chunks(self, a: EncryptedVector) -> list[bytes]: ...
 
@@ -110,10 +189,12 @@ class EncryptedVector:
     """One encrypted float vector of ``size`` values, held as ciphertext chunks, with the
     depth it has spent. Made by a scheme's ``encrypt_vector`` or ``open``."""
 
-    def __init__(self, backend: VectorBackend, chunks: list[Any], meta: Any, budget: DepthBudget):
+    def __init__(
+        self, backend: VectorBackend, chunks: list[Any], meta: ChunkMeta, budget: DepthBudget
+    ) -> None:
         self._backend = backend
         self.chunks = chunks
-        self.meta: _Meta = meta
+        self.meta: ChunkMeta = meta
         self.budget = budget
 
     @property
@@ -159,7 +240,7 @@ class EncryptedVector:
 
     def mul_plain(self, factor: float | np.ndarray) -> EncryptedVector:
         """Elementwise product with a plaintext scalar or (size,) vector; spends one level."""
-        budget = self.budget.spend("mul_plain")
+        budget = self.budget.spend(Operation.MUL_PLAIN)
         values = np.asarray(factor, dtype=np.float64)
         if values.ndim == 0:
             values = np.full(self.size, float(values))
@@ -176,7 +257,7 @@ class EncryptedVector:
                 f"mul needs operands at the same multiplicative level "
                 f"({self.levels_used} vs {other.levels_used} levels used)"
             )
-        budget = self.budget.join(other.budget).spend("mul")
+        budget = self.budget.join(other.budget).spend(Operation.MUL)
         chunks, meta = self._backend._mul_chunks(self, other, budget.used)
         return EncryptedVector(self._backend, chunks, meta, budget)
 

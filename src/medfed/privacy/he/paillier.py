@@ -15,15 +15,16 @@ Choices:
 * Decryption by CRT with precomputed h_p, h_q (``_paillier_math.CrtDecryptor``); a batch of
   ciphertexts runs its p and q halves on two threads (gmpy2 releases the GIL there).
 * Randomness (Damgård–Jurik–Nielsen, "A Generalization of Paillier's Public-Key System",
-  PKC 2001, §4.2): instead of r^n mod n² with a fresh r (a 2048-bit exponent), each key
-  object picks h = -x² mod n, h_s = h^n mod n² once, and uses h_s^α with α uniform of 2κ
-  bits (κ = the modulus' security level: 224 bits for 2048-bit keys, 256 for 3072 and
-  4096), computed from a fixed-base table of one row per exponent byte: ~28 modular
-  products per ciphertext, 50-60 times fewer operations than r^n. Security assumption: on
-  top of the decisional composite residuosity assumption, that h_s^α with a short α is
-  indistinguishable from a uniformly random n-th residue (the short-exponent assumption of
-  DJN and Koshiba–Kurosawa); the best known attack on a 2κ-bit exponent (Pollard's
-  lambda) costs 2^κ group operations, the same as factoring n.
+  PKC 2001): instead of r^n mod n² with a fresh r (a 2048-bit exponent), each key object
+  picks h = -x² mod n, h_s = h^n mod n² once, and uses h_s^α with α uniform of 2κ bits
+  (κ = the modulus' security level: 224 bits for 2048-bit keys, 256 for 3072 and 4096),
+  computed from a fixed-base table of one row per exponent byte: ~28 modular products per
+  ciphertext instead of ~2,400 for r^n (measured ~50 times faster; with the factors,
+  ``PackedPaillier`` runs them modulo p² and q², faster again). Security assumption: on
+  top of decisional composite residuosity, that h_s^α with a short α cannot be told from
+  a uniformly random n-th residue (the short-exponent assumption used by DJN; cf.
+  Koshiba–Kurosawa, PKC 2004). The best known attack on a 2κ-bit exponent, Pollard's
+  lambda, costs 2^κ group operations: the modulus' own security level.
 * Homomorphic results are not re-randomised: call ``rerandomize`` before a ciphertext
   derived from secret multipliers goes to whoever made the inputs.
 """
@@ -86,15 +87,13 @@ class PaillierPublicKey:
     n: int
     _n: Any = field(init=False, repr=False, compare=False)
     _nsquare: Any = field(init=False, repr=False, compare=False)
-    _noise: list[Obfuscator] = field(
-        default_factory=list, init=False, repr=False, compare=False
-    )
+    _noise: list[Obfuscator] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n = operator.index(self.n)
         _check_bits(n.bit_length())
         if n % 2 == 0:
-            raise HEError("a Paillier modulus is odd")
+            raise HEError("a Paillier modulus must be odd")
         object.__setattr__(self, "n", n)
         object.__setattr__(self, "_n", mpz(n))
         object.__setattr__(self, "_nsquare", mpz(n) ** 2)
@@ -431,8 +430,8 @@ def load(blob: bytes) -> PackedPaillier:
         raise HEError("malformed Paillier key material") from None
     if not isinstance(body, dict) or body.get("kind") not in ("public", "secret"):
         raise HEError("malformed Paillier key material")
-    options = {name: body.get(name) for name in ("max_addends", "frac_bits")}
-    if not all(type(v) is int for v in options.values()):
+    max_addends, frac_bits = body.get("max_addends"), body.get("frac_bits")
+    if type(max_addends) is not int or type(frac_bits) is not int:
         raise HEError("Paillier key material lacks integer max_addends and frac_bits")
     public = PaillierPublicKey(_hex(body, "n"))
     private = None
@@ -441,4 +440,4 @@ def load(blob: bytes) -> PackedPaillier:
         if p * q != public.n:
             raise HEError("Paillier key material is inconsistent")
         private = PaillierPrivateKey(p, q)
-    return PackedPaillier(public, private, **options)
+    return PackedPaillier(public, private, max_addends=max_addends, frac_bits=frac_bits)

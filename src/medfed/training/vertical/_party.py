@@ -28,7 +28,13 @@ class _GradientParty:
     """A data party that holds feature columns X (n, k) and its weights w (k,)."""
 
     def __init__(
-        self, name: str, features: np.ndarray, *, arbiter: str, config: VerticalConfig, penalised: np.ndarray
+        self,
+        name: str,
+        features: np.ndarray,
+        *,
+        arbiter: str,
+        config: VerticalConfig,
+        penalised: np.ndarray,
     ) -> None:
         x = np.asarray(features, dtype=np.float64)
         if x.ndim != 2 or x.shape[0] == 0 or not np.isfinite(x).all():
@@ -40,7 +46,9 @@ class _GradientParty:
         self._penalised = penalised
         self._w = np.zeros(x.shape[1])  # the same initial point as the plaintext twin
         # Columns as Python ints, encoded once: reused by every iteration's dot products.
-        self._x_int = [encode_fixed(np.ascontiguousarray(x[:, j]), config.frac_bits) for j in range(x.shape[1])]
+        self._x_int = [
+            encode_fixed(np.ascontiguousarray(x[:, j]), config.frac_bits) for j in range(x.shape[1])
+        ]
         self._key: PaillierPublicKey | None = None
         self._t = 0
         self._mask: list[int] | None = None
@@ -58,13 +66,17 @@ class _GradientParty:
     def _rows(self) -> np.ndarray:
         return batch_rows(self.n_rows, self._config, self._t)
 
-    def _expect(self, message: VerticalMessage, kind: type, senders: Sequence[str], iteration: int) -> None:
+    def _expect(
+        self, message: VerticalMessage, kind: type, senders: Sequence[str], iteration: int
+    ) -> None:
         """ProtocolError unless the message is of ``kind``, from one of ``senders``, for
         ``iteration``, and addressed to this party."""
         if not isinstance(message, kind):
             raise ProtocolError(f"{self.name}: unexpected {message.kind!r} message in this state")
         if message.sender not in senders or message.recipient != self.name:
-            raise ProtocolError(f"{self.name}: {message.kind!r} from {message.sender!r} is not expected")
+            raise ProtocolError(
+                f"{self.name}: {message.kind!r} from {message.sender!r} is not expected"
+            )
         if message.iteration != iteration:
             raise ProtocolError(
                 f"{self.name}: {message.kind!r} for iteration {message.iteration}, expected {iteration}"
@@ -85,7 +97,9 @@ class _GradientParty:
         if message.fingerprint != self.key.fingerprint():
             raise HEError("ciphertexts were made under another key")
         if len(message.ciphertexts) != count:
-            raise ProtocolError(f"{self.name}: {message.kind!r} holds {len(message.ciphertexts)} values, expected {count}")
+            raise ProtocolError(
+                f"{self.name}: {message.kind!r} holds {len(message.ciphertexts)} values, expected {count}"
+            )
         return [self.key.ciphertext_from_bytes(c) for c in message.ciphertexts]
 
     def _ciphertexts_out(self, cts: Sequence[int]) -> tuple[bytes, ...]:
@@ -101,7 +115,11 @@ class _GradientParty:
             for col, r in zip(self._x_int, self._mask, strict=True)
         ]
         return MaskedGradient(
-            self.name, self._arbiter, self._t, fingerprint=key.fingerprint(), ciphertexts=self._ciphertexts_out(masked)
+            self.name,
+            self._arbiter,
+            self._t,
+            fingerprint=key.fingerprint(),
+            ciphertexts=self._ciphertexts_out(masked),
         )
 
     def _apply_gradient(self, message: DecryptedGradient, batch: int) -> None:

@@ -37,7 +37,9 @@ class ArbiterParty:
         private_key: PaillierPrivateKey | None = None,
     ) -> None:
         if not parties or name in parties or any(k < 1 for k in parties.values()):
-            raise ProtocolError("the arbiter needs data parties other than itself, each with weights")
+            raise ProtocolError(
+                "the arbiter needs data parties other than itself, each with weights"
+            )
         self.name = name
         self._config = config
         self._sizes = dict(parties)
@@ -81,7 +83,9 @@ class ArbiterParty:
                 f"arbiter: {sender!r} sent {len(message.ciphertexts)} values, expected {self._sizes[sender]}"
             )
         pk = self._sk.public_key
-        values = tuple(self._sk.decrypt_many([pk.ciphertext_from_bytes(c) for c in message.ciphertexts]))
+        values = tuple(
+            self._sk.decrypt_many([pk.ciphertext_from_bytes(c) for c in message.ciphertexts])
+        )
         self._next[sender] += 1
         reply = DecryptedGradient(self.name, sender, message.iteration, values=values)
         self.decrypted.append(reply)

@@ -44,7 +44,9 @@ class VerticalConfig:
         if not 8 <= self.frac_bits <= 48:
             raise ConfigError(f"frac_bits must be in [8, 48], got {self.frac_bits}")
         if not 32 <= self.mask_headroom_bits <= 512:
-            raise ConfigError(f"mask_headroom_bits must be in [32, 512], got {self.mask_headroom_bits}")
+            raise ConfigError(
+                f"mask_headroom_bits must be in [32, 512], got {self.mask_headroom_bits}"
+            )
 
 
 def batch_rows(n_rows: int, config: VerticalConfig, iteration: int) -> np.ndarray:

@@ -54,7 +54,9 @@ class GuestParty(_GradientParty):
             raise ProtocolError("the guest needs one or more distinct host names")
         ones = np.ones((x.shape[0], 1))
         penalised = np.r_[np.ones(x.shape[1]), 0.0]  # no ridge penalty on the bias
-        super().__init__(name, np.hstack([x, ones]), arbiter=arbiter, config=config, penalised=penalised)
+        super().__init__(
+            name, np.hstack([x, ones]), arbiter=arbiter, config=config, penalised=penalised
+        )
         self._y = y.astype(np.int64)
         self._hosts = tuple(hosts)
         self._forwards: dict[int, dict[str, HostForward]] = {}
@@ -87,7 +89,9 @@ class GuestParty(_GradientParty):
                 raise ProtocolError(f"guest: forward for iteration {t} beyond the last")
             slot = self._forwards.setdefault(t, {})
             if message.sender in slot:
-                raise ProtocolError(f"guest: second forward from {message.sender!r} for iteration {t}")
+                raise ProtocolError(
+                    f"guest: second forward from {message.sender!r} for iteration {t}"
+                )
             slot[message.sender] = message
         elif isinstance(message, DecryptedGradient):
             if not self._awaiting_gradient:
@@ -101,7 +105,12 @@ class GuestParty(_GradientParty):
 
     def _progress(self) -> list[VerticalMessage]:
         slot = self._forwards.get(self._t, {})
-        if self._key is None or self._awaiting_gradient or self.done or len(slot) < len(self._hosts):
+        if (
+            self._key is None
+            or self._awaiting_gradient
+            or self.done
+            or len(slot) < len(self._hosts)
+        ):
             return []
         key, rows = self.key, self._rows()
         del self._forwards[self._t]
@@ -136,9 +145,13 @@ class GuestParty(_GradientParty):
             self._expect(s, PartialScore, self._hosts, self._config.iterations)
             assert isinstance(s, PartialScore)
             if s.sender in seen or s.scores.shape != u.shape:
-                raise ProtocolError(f"guest: partial scores from {s.sender!r} repeated or of the wrong shape")
+                raise ProtocolError(
+                    f"guest: partial scores from {s.sender!r} repeated or of the wrong shape"
+                )
             seen.add(s.sender)
             u = u + s.scores
         if seen != set(self._hosts):
-            raise ProtocolError(f"guest: missing partial scores from {sorted(set(self._hosts) - seen)}")
+            raise ProtocolError(
+                f"guest: missing partial scores from {sorted(set(self._hosts) - seen)}"
+            )
         return np.exp(-np.logaddexp(0.0, -u))  # sigmoid without overflow for large |u|

@@ -70,7 +70,11 @@ class HostParty(_GradientParty):
         u = encode_fixed(self._x[self._rows()] @ self._w, self._config.frac_bits)
         cts = self._ciphertexts_out([key.encrypt(m) for m in u])
         self._state = "await_residual"
-        return [HostForward(self.name, self._guest, self._t, fingerprint=key.fingerprint(), ciphertexts=cts)]
+        return [
+            HostForward(
+                self.name, self._guest, self._t, fingerprint=key.fingerprint(), ciphertexts=cts
+            )
+        ]
 
     def partial_scores(self, features: np.ndarray) -> PartialScore:
         """Plaintext u_h = X_h w_h, float64 (n,), for rows ``features`` (n, k_h) to score,
@@ -79,5 +83,7 @@ class HostParty(_GradientParty):
             raise ProtocolError(f"host {self.name!r}: the model is not trained yet")
         x = np.asarray(features, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self._w.shape[0]:
-            raise ProtocolError(f"host {self.name!r}: rows to score must have {self._w.shape[0]} columns")
+            raise ProtocolError(
+                f"host {self.name!r}: rows to score must have {self._w.shape[0]} columns"
+            )
         return PartialScore(self.name, self._guest, self._config.iterations, scores=x @ self._w)

@@ -53,7 +53,12 @@ class VerticalMessage:
     iteration: int
 
     def _header(self) -> Header:
-        return {"kind": self.kind, "sender": self.sender, "recipient": self.recipient, "iteration": self.iteration}
+        return {
+            "kind": self.kind,
+            "sender": self.sender,
+            "recipient": self.recipient,
+            "iteration": self.iteration,
+        }
 
     def to_wire(self) -> tuple[Header, Arrays]:
         return self._header(), {}
@@ -81,7 +86,9 @@ class EncryptedVector(VerticalMessage):
         width = len(self.ciphertexts[0]) if self.ciphertexts else 0
         if any(len(c) != width for c in self.ciphertexts):
             raise ProtocolError("ciphertexts of one message must all have the same length")
-        blob = np.frombuffer(b"".join(self.ciphertexts), dtype=np.uint8).reshape(len(self.ciphertexts), width)
+        blob = np.frombuffer(b"".join(self.ciphertexts), dtype=np.uint8).reshape(
+            len(self.ciphertexts), width
+        )
         return {**self._header(), "fingerprint": self.fingerprint.hex()}, {"ciphertexts": blob}
 
 
@@ -127,7 +134,14 @@ class PartialScore(VerticalMessage):
 
 _KINDS: dict[str, type[VerticalMessage]] = {
     cls.kind: cls
-    for cls in (PublicKeyMessage, HostForward, Residual, MaskedGradient, DecryptedGradient, PartialScore)
+    for cls in (
+        PublicKeyMessage,
+        HostForward,
+        Residual,
+        MaskedGradient,
+        DecryptedGradient,
+        PartialScore,
+    )
 }
 
 
@@ -140,25 +154,31 @@ def _array(arrays: Arrays, name: str, dtype: str, ndim: int) -> np.ndarray:
 
 def message_from_wire(header: Header, arrays: Arrays) -> VerticalMessage:
     """Rebuild a message from ``to_wire()``'s output; ProtocolError when malformed."""
-    cls = _KINDS.get(header.get("kind", ""))
+    kind = header.get("kind")
+    cls = _KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ProtocolError(f"unknown vertical-LR message kind {header.get('kind')!r}")
-    sender, recipient, iteration = header.get("sender"), header.get("recipient"), header.get("iteration")
+    sender, recipient, iteration = (
+        header.get("sender"),
+        header.get("recipient"),
+        header.get("iteration"),
+    )
     if not (isinstance(sender, str) and isinstance(recipient, str) and type(iteration) is int):
         raise ProtocolError("message header needs sender, recipient (str) and iteration (int)")
-    common = {"sender": sender, "recipient": recipient, "iteration": iteration}
+    common = (sender, recipient, iteration)
     try:
         if cls is PublicKeyMessage:
-            return PublicKeyMessage(**common, n=int(str(header["n"]), 16))
+            return PublicKeyMessage(*common, n=int(str(header["n"]), 16))
         if issubclass(cls, EncryptedVector):
             blob = _array(arrays, "ciphertexts", "uint8", 2)
             cts = tuple(bytes(row) for row in blob)
-            return cls(**common, fingerprint=bytes.fromhex(str(header["fingerprint"])), ciphertexts=cts)
+            fingerprint = bytes.fromhex(str(header["fingerprint"]))
+            return cls(*common, fingerprint=fingerprint, ciphertexts=cts)
         if cls is DecryptedGradient:
             blob = _array(arrays, "values", "uint8", 2)
             values = tuple(int.from_bytes(bytes(row), "big", signed=True) for row in blob)
-            return DecryptedGradient(**common, values=values)
-        return PartialScore(**common, scores=_array(arrays, "scores", "float64", 1).copy())
+            return DecryptedGradient(*common, values=values)
+        return PartialScore(*common, scores=_array(arrays, "scores", "float64", 1).copy())
     except (KeyError, ValueError) as exc:
         raise ProtocolError(f"malformed {cls.kind} message: {exc}") from None
 
@@ -166,5 +186,6 @@ def message_from_wire(header: Header, arrays: Arrays) -> VerticalMessage:
 def wire_size(message: VerticalMessage) -> int:
     """Bytes the message takes on the wire: compact JSON header plus raw array bytes."""
     header, arrays = message.to_wire()
-    return len(json.dumps(header, separators=(",", ":")).encode()) + sum(a.nbytes for a in arrays.values())
-
+    return len(json.dumps(header, separators=(",", ":")).encode()) + sum(
+        a.nbytes for a in arrays.values()
+    )

@@ -24,7 +24,9 @@ class TaylorLRModel:
     bias: float
 
 
-def taylor_lr_fit(blocks: Sequence[np.ndarray], labels: np.ndarray, *, config: VerticalConfig) -> TaylorLRModel:
+def taylor_lr_fit(
+    blocks: Sequence[np.ndarray], labels: np.ndarray, *, config: VerticalConfig
+) -> TaylorLRModel:
     """Fit logistic regression with the Taylor residual d = 0.25·u - y + 0.5 on feature
     blocks (n, k_p) sharing rows, labels (n,) in {0, 1}; zeros to start, L2 on weights only."""
     xs = [np.asarray(b, dtype=np.float64) for b in blocks]
@@ -39,7 +41,9 @@ def taylor_lr_fit(blocks: Sequence[np.ndarray], labels: np.ndarray, *, config: V
         u = sum((x[rows] @ w for x, w in zip(xs, ws, strict=True)), np.zeros(rows.size)) + bias
         d = 0.25 * u - y[rows] + 0.5
         m = rows.size
-        ws = [w - config.lr * (x[rows].T @ d / m + config.l2 * w) for x, w in zip(xs, ws, strict=True)]
+        ws = [
+            w - config.lr * (x[rows].T @ d / m + config.l2 * w) for x, w in zip(xs, ws, strict=True)
+        ]
         bias -= config.lr * float(d.sum() / m)
     return TaylorLRModel(tuple(ws), bias)
 

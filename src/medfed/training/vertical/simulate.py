@@ -103,10 +103,19 @@ def run_vertical_lr(
     host_names = [name for name in tables if name != guest]
     labels = tables[guest].labels
     assert labels is not None
-    g = GuestParty(guest, tables[guest].features, labels, hosts=host_names, arbiter=arbiter, config=config)
-    hosts = {h: HostParty(h, tables[h].features, guest=guest, arbiter=arbiter, config=config) for h in host_names}
-    sizes = {guest: tables[guest].features.shape[1] + 1} | {h: tables[h].features.shape[1] for h in host_names}
-    arb = ArbiterParty(arbiter, parties=sizes, config=config, key_bits=key_bits, private_key=private_key)
+    g = GuestParty(
+        guest, tables[guest].features, labels, hosts=host_names, arbiter=arbiter, config=config
+    )
+    hosts = {
+        h: HostParty(h, tables[h].features, guest=guest, arbiter=arbiter, config=config)
+        for h in host_names
+    }
+    sizes = {guest: tables[guest].features.shape[1] + 1} | {
+        h: tables[h].features.shape[1] for h in host_names
+    }
+    arb = ArbiterParty(
+        arbiter, parties=sizes, config=config, key_bits=key_bits, private_key=private_key
+    )
     parties: dict[str, GuestParty | HostParty | ArbiterParty] = {guest: g, **hosts, arbiter: arb}
 
     started = time.perf_counter()
@@ -122,7 +131,9 @@ def run_vertical_lr(
         message = pending.popleft()
         header, arrays = message.to_wire()
         relayed = message_from_wire(header, arrays)
-        size = len(json.dumps(header, separators=(",", ":")).encode()) + sum(a.nbytes for a in arrays.values())
+        size = len(json.dumps(header, separators=(",", ":")).encode()) + sum(
+            a.nbytes for a in arrays.values()
+        )
         traffic[min(message.iteration, iterations - 1)][message.sender] += size
         log.append(relayed)
         if relayed.recipient not in parties:

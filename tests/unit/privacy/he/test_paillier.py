@@ -164,6 +164,17 @@ def test_dot_with_unequal_lengths_is_refused(keypair: KeyPair) -> None:
         public.dot([public.encrypt(1)], [1, 2])
 
 
+def test_negating_a_non_unit_is_refused(keypair: KeyPair) -> None:
+    public, private = keypair
+    for operation in (
+        lambda: public.neg(private.p),
+        lambda: public.mul_plain(private.q * 3, -2),
+        lambda: public.dot([public.encrypt(1), private.p], [1, -1]),
+    ):
+        with pytest.raises(HEError):
+            operation()
+
+
 def test_keys_below_2048_bits_are_refused_everywhere() -> None:
     with pytest.raises(HEError, match="policy"):
         generate_keypair(1024)
@@ -172,6 +183,8 @@ def test_keys_below_2048_bits_are_refused_everywhere() -> None:
         PaillierPublicKey(int(p * q))
     with pytest.raises(HEError, match="policy"):
         PaillierPrivateKey(int(p), int(q))
+    with pytest.raises(HEError, match="odd"):
+        PaillierPublicKey(2**2048)
 
 
 def test_unsound_factors_are_refused(keypair: KeyPair) -> None:
@@ -200,7 +213,7 @@ def test_public_key_pickles_as_its_modulus(keypair: KeyPair) -> None:
 
 
 def test_fixed_point_round_trip_and_non_finite_refusal() -> None:
-    values = np.array([[0.5, -1.25], [3.0e6, -2.0**-20]])
+    values = np.array([[0.5, -1.25], [3.0e6, -(2.0**-20)]])
     ints = encode_fixed(values, 32)
     assert ints == [2**31, -(5 * 2**30), 3_000_000 * 2**32, -(2**12)]
     assert np.array_equal(decode_fixed(ints, 32), values.ravel())

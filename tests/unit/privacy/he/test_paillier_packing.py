@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from medfed.errors import HEError
 from medfed.privacy.he import generate_scheme, load_scheme
@@ -96,11 +95,12 @@ def test_values_at_or_beyond_the_bound_are_refused_before_encoding(
     scheme: PackedPaillier,
 ) -> None:
     bound = scheme.bound
-    for bad in (bound, -bound, np.nextafter(bound, np.inf), 1e300, -np.inf):
+    for bad in (bound, -bound, np.nextafter(bound, np.inf), 1e300, -1e300):
         with pytest.raises(HEError, match="bound"):
             scheme.encrypt(np.array([0.0, bad]))
-    with pytest.raises(HEError, match="not finite"):
-        scheme.encrypt(np.array([np.nan]))
+    for bad in (np.nan, np.inf, -np.inf):
+        with pytest.raises(HEError, match="not finite"):
+            scheme.encrypt(np.array([1.0, bad]))
     with pytest.raises(HEError, match="1-D"):
         scheme.encrypt(np.zeros((2, 2)))
 
@@ -111,26 +111,22 @@ def test_encryption_is_randomised(scheme: PackedPaillier) -> None:
 
 
 @aggregation
-@settings(max_examples=80, deadline=None)
-@given(
-    st.integers(1, 64).flatmap(
-        lambda k: st.lists(
-            hnp.arrays(
-                np.float64,
-                40,
-                elements=st.floats(-(2.0**25) + 1, 2.0**25 - 1, allow_subnormal=False),
-            ),
-            min_size=k,
-            max_size=k,
-        )
-    )
-)
-def test_sum_of_packed_plaintexts_never_carries_between_slots(vectors: list[np.ndarray]) -> None:
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 64), st.integers(0, 2**32 - 1), st.floats(0.0, 1.0))
+def test_sum_of_packed_plaintexts_never_carries_between_slots(
+    count: int, seed: int, at_edge: float
+) -> None:
     # The plaintext of a homomorphic sum is the integer sum of the packed plaintexts.
     layout = Layout(2048, F, 64)
+    edge = np.nextafter(layout.bound, 0.0)
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(-edge, edge, (count, 40))
+    extreme = rng.random((count, 40)) < at_edge  # pushes slots to their largest sums
+    values[extreme] = np.sign(values[extreme]) * edge
+    vectors = list(values)
     packed = [layout.pack(v) for v in vectors]
     summed = [sum(column) for column in zip(*packed, strict=True)]
-    assert np.array_equal(layout.unpack(summed, len(vectors), 40), exact_sum(vectors))
+    assert np.array_equal(layout.unpack(summed, count, 40), exact_sum(vectors))
 
 
 @aggregation
@@ -145,7 +141,7 @@ def test_sum_of_max_addends_packed_vectors_decrypts_to_the_sum(scheme: PackedPai
     total = scheme.add([scheme.encrypt(v) for v in vectors])
     got = scheme.decrypt(total, 42)
     assert np.array_equal(got, exact_sum(vectors))
-    assert np.allclose(got, np.sum(vectors, axis=0), rtol=0, atol=64 * STEP)
+    assert np.allclose(got, np.sum(vectors, axis=0), rtol=1e-12, atol=64 * STEP)
 
 
 @aggregation
@@ -235,7 +231,8 @@ def test_secret_key_material_round_trips_through_the_registry(keypair: KeyPair) 
     assert (restored.max_addends, restored.frac_bits) == (8, 20)
     x = np.array([1.5, -0.75])
     assert np.array_equal(restored.decrypt(original.encrypt(x), 2), x)
-    assert load_scheme(original.public_bytes()).public_key == original.public_key
+    public = load_scheme(original.public_bytes())
+    assert isinstance(public, PackedPaillier) and public.public_key == original.public_key
 
 
 def test_registry_generates_packed_paillier_with_options() -> None:
