@@ -157,14 +157,17 @@ class SealVectors(VectorScheme):
 
     Encryption is SEAL's symmetric (secret-key) mode: every encrypting hospital holds the
     secret key anyway; fresh noise is one error term instead of three (about 8x smaller);
-    and the aggregator's public context holds no key at all, so it can add ciphertexts but
-    can neither decrypt nor make fresh encryptions. Subclasses supply the encoding.
+    and the aggregator's public context holds neither a secret nor a public key, so it can
+    add ciphertexts but can neither decrypt nor make fresh encryptions. Subclasses supply
+    the encoding.
     """
 
     def __init__(self, context: Any, params: dict[str, Any]) -> None:
         self._context = context
         self._params = {k: v for k, v in params.items() if k != "kind"}
         self._fingerprint = bytes.fromhex(params["fingerprint"])
+        if len(self._fingerprint) != 8:
+            raise HEError(f"malformed {self.name} key material")
         self._depth = int(params["depth"])
         self._max_addends = int(params["max_addends"])
         self._max_abs = float(params["max_abs"])
