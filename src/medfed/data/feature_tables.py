@@ -13,20 +13,24 @@ from pathlib import Path
 
 import numpy as np
 
-from medfed.data.medmnist import MedMNIST, Split, dataset_info
+from medfed.data.medmnist import DatasetInfo, MedMNIST, Split, dataset_info, load_medmnist
 from medfed.data.partition import train_val_split
-from medfed.data.tabular import Table, load_breast_cancer_table
+from medfed.data.tabular import Table, fit_standardizer, image_statistics, load_breast_cancer_table
 from medfed.errors import DataError, DataIntegrityError, DataUnavailableError
 
 TEST_FRACTION = 0.2
+# Feature tables computed from the grey-level 28 x 28 images of a MedMNIST subset.
+IMAGE_STATISTICS_SOURCES = {"breastmnist_stats": "breastmnist", "pneumoniamnist_stats": "pneumoniamnist"}
 VAL_FRACTION = 0.1
 
 
-def load_feature_table(flag: str, *, seed: int) -> MedMNIST:
+def load_feature_table(flag: str, *, seed: int, data_dir: Path | None = None) -> MedMNIST:
     """Table ``flag`` as splits of float32 (N, F) features and int64 labels."""
     info = dataset_info(flag)
     if info.dims != 0:
         raise DataError(f"{flag} is an image dataset, not a feature table")
+    if flag in IMAGE_STATISTICS_SOURCES:
+        return _image_statistics_table(info, IMAGE_STATISTICS_SOURCES[flag], data_dir)
     table = load_breast_cancer_table(seed=seed)
     labels = np.asarray(table.labels, dtype=np.int64)
     everything = np.arange(len(labels))
@@ -42,6 +46,21 @@ def load_feature_table(flag: str, *, seed: int) -> MedMNIST:
 
     return MedMNIST(
         info=info, size=0, path=Path("<scikit-learn>"), md5="", train=split(train), val=split(val), test=split(test)
+    )
+
+
+def _image_statistics_table(info: DatasetInfo, source: str, data_dir: Path | None) -> MedMNIST:
+    """The official splits of MedMNIST subset ``source``, each image reduced to the same 14
+    intensity and texture statistics (``image_statistics``)."""
+    images = load_medmnist(source, size=28, data_dir=data_dir)
+    raw = {name: image_statistics(getattr(images, name).images)[0] for name in ("train", "val", "test")}
+    scale = fit_standardizer(raw["train"])
+
+    def split(name: str) -> Split:
+        return Split(scale.apply(raw[name]).astype(np.float32), getattr(images, name).labels.astype(np.int64))
+
+    return MedMNIST(
+        info=info, size=0, path=images.path, md5=images.md5, train=split("train"), val=split("val"), test=split("test")
     )
 
 

@@ -194,6 +194,13 @@ _TABULAR = {
     "breast_cancer": DatasetInfo(
         flag="breast_cancer", task=Task.BINARY, n_channels=30, dims=0, labels=("benign", "malignant")
     ),
+    # BreastMNIST ultrasound images reduced to 14 intensity and texture statistics each.
+    "breastmnist_stats": DatasetInfo(
+        flag="breastmnist_stats", task=Task.BINARY, n_channels=14, dims=0, labels=("malignant", "normal, benign")
+    ),
+    "pneumoniamnist_stats": DatasetInfo(
+        flag="pneumoniamnist_stats", task=Task.BINARY, n_channels=14, dims=0, labels=("normal", "pneumonia")
+    ),
 }
 
 

@@ -33,6 +33,7 @@ from medfed.aggregation import weighted_average
 from medfed.core.config import Mechanism, StudyConfig
 from medfed.core.messages import Arrays
 from medfed.data import Split, images_to_float
+from medfed.errors import ConfigError
 from medfed.evaluation.attacks import loss_threshold_attack, output_features, shadow_attack
 from medfed.models import build_model, load_arrays, model_arrays
 from medfed.orchestration.scenario import Scenario
@@ -90,10 +91,12 @@ def membership_inference(
     """Both attacks' AUC and advantage on balanced member / non-member sets.
 
     The top-level keys describe the loss-threshold attack; ``"shadow"`` holds the
-    shadow-model attack, or why it was skipped. ``shadow_models=0`` leaves it out (it
-    trains that many extra models: about 2 s for two shadows of the demo's 28×28 CNN on
-    two CPU cores).
+    shadow-model attack, or why it was skipped. ``shadow_models=0`` leaves it out. Its
+    cost does not grow with the count: every attacker-owned record trains one shadow once
+    per epoch (a few seconds for the demo's 28×28 CNN on two CPU cores).
     """
+    if shadow_models < 0:
+        raise ConfigError(f"shadow_models must be >= 0 (0: no shadow attack), not {shadow_models}")
     sets = _evaluation_sets(study, scenario)
     model = _model(study, scenario, sets.members.images, seed=study.training.seed, device=device)
     load_arrays(model, params)
@@ -164,7 +167,7 @@ def _shadow_attack(
         outside_idx = parts[(k + 1) % chunks]
         outside = Split(test.images[outside_idx], test.labels[outside_idx])
         shadow = _train_shadow(study, scenario, inside, seed=derive_seed(seed, "shadow", k), device=device)
-        features += [_features(shadow, inside, scenario.dims, device), _features(shadow, outside, scenario.dims, device)]
+        features += [_features(shadow, split, scenario.dims, device) for split in (inside, outside)]
         labels += [np.ones(per_shadow, dtype=bool), np.zeros(per_shadow, dtype=bool)]
     result = shadow_attack(
         np.concatenate(features),
@@ -193,8 +196,10 @@ def _train_shadow(
     as FedAvg does. Memorisation depends on records per hospital and epochs, so central
     training would make shadows overfit more than the target. Sample-level DP (DP-SGD)
     is reproduced with the study's noise multiplier and clip norm. Client-level DP
-    (DP-FedAvg) and secure aggregation are left out: they act on the exchange, which an
-    attacker's own shadows need not protect, and DP-FedAvg's noise is not reproduced.
+    (DP-FedAvg) lives in the dispatcher's strategy, not in a training loop, and is not
+    reproduced: those shadows train plainly (the result's ``recipe`` says which), so the
+    attack's learned decision is calibrated on unprotected models. Secure aggregation
+    does not change the model, so it needs no counterpart.
     """
     t = study.training
     model = _model(study, scenario, data.images, seed=seed, device=device)
@@ -205,7 +210,12 @@ def _train_shadow(
         for s in shares
     ]
     cfg = LocalTrainConfig(
-        epochs=t.local_epochs, batch_size=t.batch_size, optimizer=t.optimizer.value, lr=t.lr, seed=seed
+        epochs=t.local_epochs,
+        batch_size=t.batch_size,
+        optimizer=t.optimizer.value,
+        lr=t.lr,
+        proximal_mu=t.proximal_mu,
+        seed=seed,
     )
     dp_sgd = study.privacy.mechanism is Mechanism.DP_SGD
     if dp_sgd:

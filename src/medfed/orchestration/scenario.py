@@ -48,7 +48,7 @@ def prepare_scenario(study: StudyConfig, *, data_dir: Path | None) -> Scenario:
     """Partition the official training split across the study's hospitals (seeded)."""
     data = study.data
     if dataset_info(data.dataset).dims == 0:
-        full = load_feature_table(data.dataset, seed=study.training.seed)
+        full = load_feature_table(data.dataset, seed=study.training.seed, data_dir=data_dir)
     else:
         full = load_medmnist(data.dataset, size=data.size, data_dir=data_dir)
     info = full.info

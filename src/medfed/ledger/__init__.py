@@ -1,0 +1,1 @@
+"""Evidence: the notary's append-only, hash-chained, signed ledger, operation logs, and their audit."""
