@@ -215,6 +215,7 @@ def _train_shadow(
         optimizer=t.optimizer.value,
         lr=t.lr,
         proximal_mu=t.proximal_mu,
+        weight_decay=t.weight_decay,
         seed=seed,
     )
     dp_sgd = study.privacy.mechanism is Mechanism.DP_SGD

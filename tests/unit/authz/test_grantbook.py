@@ -33,7 +33,7 @@ def book(store: AuthzStore, owner_key: SigningKey, other_owner_key: SigningKey) 
 
 def _check(book: GrantBook, *, now: float = NOW + 10, **use: str) -> Grant:
     args = {"task": "task-1", "hospital": HOSPITAL, "dataset": "chest-xray-2024"}
-    return book.check(**{**args, "algorithm_hash": ALGORITHM_HASH, **use}, now=now)  # type: ignore[arg-type]
+    return book.check(**{**args, "algorithm_hash": ALGORITHM_HASH, **use}, now=now)
 
 
 def _refusal(book: GrantBook, **kwargs: object) -> GrantRefusal:
