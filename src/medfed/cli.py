@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     dispatcher.add_argument("--port-file", type=Path, help="write the bound port here (with --port 0)")
     dispatcher.add_argument("--out", type=Path, default=Path("dispatcher-out"))
     dispatcher.add_argument("--exit-when-done", action="store_true")
+    dispatcher.add_argument("--grants", type=Path, help="grant store (SQLite); default <out>/grants.db")
 
     node = sub.add_parser("node", help="run a hospital node (outbound connection only)")
     node.add_argument("--kit", type=Path, required=True)
@@ -63,6 +64,14 @@ def _parser() -> argparse.ArgumentParser:
         help="site policy: refuse studies whose updates the aggregator would see in the clear "
         "(allow only secure aggregation or encryption)",
     )
+
+    grant = sub.add_parser("grant", help="data-use applications and grants (the data owner's consent)")
+    grant.add_argument("action", choices=["list", "approve", "deny", "revoke"])
+    grant.add_argument("--store", type=Path, required=True, help="the dispatcher's grant store (grants.db)")
+    grant.add_argument("--dispatcher-kit", type=Path, required=True, help="holds the study and the owners' certificates")
+    grant.add_argument("--kit", type=Path, help="the data owner's (hospital's) kit: signs approvals, records revocations")
+    grant.add_argument("--id", help="application id (approve, deny) or grant id (revoke)")
+    grant.add_argument("--reason", default="", help="why (deny, revoke)")
 
     party = sub.add_parser("party", help="run a party of a vertical study (data party or arbiter)")
     party.add_argument("--kit", type=Path, required=True)
@@ -125,6 +134,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             port=args.port,
             port_file=args.port_file,
             exit_when_done=args.exit_when_done,
+            grants_path=args.grants,
         )
         return 0 if ok else 3
     if args.command == "node":
@@ -141,6 +151,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             require_hidden_updates=args.require_hidden_updates,
         )
         return 0 if ok else 3
+    if args.command == "grant":
+        return _grant(args)
     if args.command == "party":
         from medfed.node.party_process import run_party_process
 
@@ -168,6 +180,34 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_conformance(args.json, args.html, args.pytest_args)
     raise AssertionError(args.command)
+
+
+def _grant(args: argparse.Namespace) -> int:
+    from medfed.core.config import load_study
+    from medfed.orchestration import consent
+
+    study = load_study(args.dispatcher_kit / "study.toml")
+    book = consent.open_book(study, args.dispatcher_kit, args.store)
+    if args.action == "list":
+        for app in consent.applications(book, args.store):
+            r = app.request
+            print(f"{app.application_id}  {app.status.value:<8}  {r.hospital}  {r.dataset_id}  task {r.task_id}  "
+                  f"purpose {r.purpose!r}  grant {app.grant_id or '-'}")
+        return 0
+    if not args.id:
+        raise ConfigError(f"grant {args.action} needs --id")
+    if args.action == "approve":
+        if args.kit is None:
+            raise ConfigError("grant approve needs --kit: the data owner signs with the hospital's key")
+        signed = consent.approve(book, args.id, args.kit, study=study)
+        print(f"approved {args.id}: grant {signed.grant_id} until {signed.scope.expires_at:.0f}")
+    elif args.action == "deny":
+        consent.deny(book, args.id, args.reason or "denied by the data owner")
+        print(f"denied {args.id}")
+    else:
+        consent.revoke(book, args.id, args.reason or "revoked by the data owner", owner_kit=args.kit)
+        print(f"revoked {args.id}: the hospital's next round is refused")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,12 +15,17 @@ from typing import Any
 import torch
 
 from medfed.aggregation.sealed import is_sealed, open_sealed
+from medfed.authz import GrantBook, InMemoryAuthzStore
+from medfed.authz.study_use import grant_request
 from medfed.core.config import StudyConfig
 from medfed.core.messages import Arrays, StudyEnd
+from medfed.crypto import get_suite
 from medfed.data import LocalDataset
+from medfed.dispatcher.consent import ConsentGate
 from medfed.dispatcher.runtime import DispatcherRuntime
 from medfed.dispatcher.setup import initial_params, new_coordinator
 from medfed.errors import StudyFailedError
+from medfed.node.consent import NodeConsent
 from medfed.node.privacy import PrivacyGuard
 from medfed.node.runner import respond
 from medfed.node.worker import NodeWorker
@@ -33,6 +38,24 @@ class StudyOutcome:
     params: Arrays
     summary: dict[str, Any]
     wall_seconds: float
+
+
+def simulated_consent(study: StudyConfig) -> tuple[ConsentGate, dict[str, NodeConsent]]:
+    """Consent with every party in this process: each hospital's data owner gets a fresh key and
+    approves the study's application; the dispatcher and every node then check as deployed."""
+    suite = get_suite(study.security.suite.value)
+    owners = {h: suite.generate_signing_key() for h in study.hospitals}
+    store = InMemoryAuthzStore()
+    book = GrantBook(store, {h: k.verify_key() for h, k in owners.items()})
+    now = time.time()
+    for hospital, key in owners.items():
+        app = book.request(grant_request(study, hospital, "initiator", suite, now=now), now=now)
+        book.approve(app.application_id, key, now=now)
+    gate = ConsentGate(study, book, suite, requester="initiator")
+    nodes = {
+        h: NodeConsent(study, h, owner_key=k.verify_key(), suite=suite, store=store) for h, k in owners.items()
+    }
+    return gate, nodes
 
 
 def simulate(
@@ -52,15 +75,21 @@ def simulate(
     # Encrypted studies: hospitals share the secret key, the aggregator gets the public half only.
     secret = study_he_scheme(study)
     public = load_scheme(secret.public_bytes()) if secret is not None else None
+    gate, node_consent = simulated_consent(study) if study.security.require_grants else (None, {})
     runtime = DispatcherRuntime(
-        new_coordinator(study, now=time.monotonic(), sealer=public),
+        new_coordinator(study, now=time.monotonic(), sealer=public, consent=gate),
         lambda node, frame: outboxes[node].append(frame),
         on_round=on_round,
     )
     caps = max_epsilon or {}
     workers = {
         name: NodeWorker(
-            name, datasets[name], device=device, guard=PrivacyGuard(max_epsilon=caps.get(name)), sealer=secret
+            name,
+            datasets[name],
+            device=device,
+            guard=PrivacyGuard(max_epsilon=caps.get(name)),
+            sealer=secret,
+            consent=node_consent.get(name),
         )
         for name in study.hospitals
     }

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from medfed.core.config import StudyConfig, dump_study, load_study
+from medfed.orchestration.consent import approve_all
 from medfed.orchestration.processes import Deployment, Launch
 from medfed.orchestration.scenario import Scenario, prepare_scenario, write_hospital_files
 from medfed.provision import provision_study
@@ -25,12 +26,20 @@ class Site:
     data_paths: dict[str, Path]
     root: Path
 
+    @property
+    def grants(self) -> Path:
+        return self.root / "grants.db"
+
     def deployment(self, name: str = "run") -> Deployment:
-        launch = Launch(self.study_path, self.kits, self.data_paths, self.root / name, device="cpu")
+        launch = Launch(
+            self.study_path, self.kits, self.data_paths, self.root / name, device="cpu", grants_path=self.grants
+        )
         return Deployment(self.study, launch)
 
 
-def make_site(root: Path, data_dir: Path, *, privacy: object = None, **training: object) -> Site:
+def make_site(
+    root: Path, data_dir: Path, *, privacy: object = None, approve: bool = True, **training: object
+) -> Site:
     """BreastMNIST (546 training images) keeps each round to about a second."""
     base = load_study(EXAMPLE)
     from dataclasses import replace
@@ -52,6 +61,8 @@ def make_site(root: Path, data_dir: Path, *, privacy: object = None, **training:
     provision_study(study, kits)
     scenario = prepare_scenario(study, data_dir=data_dir)
     data_paths = write_hospital_files(scenario, root / "hospitals")
+    if approve:  # every hospital's data owner consents, as in the demo
+        approve_all(study, kits, root / "grants.db")
     return Site(study, study_path, kits, scenario, data_paths, root)
 
 

@@ -38,9 +38,10 @@ def test_processes_and_simulation_reach_the_same_model(site) -> None:
         assert entry["server"]["bytes_sent"] > 3 * 800_000  # three copies of ~206k float32 parameters
         assert entry["server"]["bytes_received"] == sum(c["bytes_sent"] for c in entry["clients"].values())
         assert all(c["seconds"] > 0 for c in entry["clients"].values())
-    # The same frames go out in both modes: the dispatcher sends byte-identical task sizes.
+    # The same frames go out in both modes. Only each task's data-use grant differs (other owner
+    # keys, ids, times and a DER signature of varying length): a few bytes per hospital at most.
     for r, s in zip(rounds, simulated.summary["rounds"], strict=True):
-        assert r["server"]["bytes_sent"] == s["server"]["bytes_sent"]
+        assert abs(r["server"]["bytes_sent"] - s["server"]["bytes_sent"]) <= 3 * 64
 
 
 def _start_all_and_wait_for_round_one(deployment) -> None:

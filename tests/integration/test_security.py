@@ -80,7 +80,7 @@ def test_expired_certificate_is_refused_locally_and_by_the_dispatcher(site, tmp_
         load_kit(bad_kit)
 
 
-@pytest.mark.clause("5.4.2.3a")
+@pytest.mark.clause("5.4.2.3a", "5.4.2.3g", "5.5.1.2d")
 def test_roles_in_certificates_gate_each_call(site) -> None:
     deployment = site.deployment()
     try:
@@ -93,6 +93,11 @@ def test_roles_in_certificates_gate_each_call(site) -> None:
         with pytest.raises(IdentityError, match="FetchResult is for role"):
             as_node.fetch_result(0.1)
         as_node.close()
+        # The task initiator started the study but may not download the model either.
+        as_initiator = DispatcherClient(f"127.0.0.1:{port}", _tls(site.kits / "initiator"), connect_timeout=10)
+        with pytest.raises(IdentityError, match="FetchResult is for role"):
+            as_initiator.fetch_result(0.1)
+        as_initiator.close()
     finally:
         deployment.kill_all()
 

@@ -166,6 +166,27 @@ class PrivacyConfig:
             )
 
 
+class CryptoSuiteName(enum.StrEnum):
+    INTL = "intl"  # ECDSA P-256 / X25519, SHA-256, AES-256-GCM
+    GM = "gm"  # SM2, SM3, SM4-GCM (GB/T national cryptography)
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    """[security]: the crypto suite, and consent: no hospital's data is used without its grant."""
+
+    suite: CryptoSuiteName = CryptoSuiteName.INTL
+    require_grants: bool = True  # every round needs each hospital's signed data-use grant
+    purpose: str = "research"  # stated in every data-use application
+    grant_days: float = 30.0  # validity asked for in each application
+
+    def __post_init__(self) -> None:
+        if not self.purpose.strip():
+            raise ConfigError("[security] purpose must say what the data will be used for")
+        if not (math.isfinite(self.grant_days) and 0 < self.grant_days <= 3650):
+            raise ConfigError(f"[security] grant_days must be in (0, 3650], not {self.grant_days}")
+
+
 @dataclass(frozen=True)
 class VerticalSettings:
     """[vertical]: the data parties hold different features of the same patients (Appendix A).
@@ -207,6 +228,7 @@ class StudyConfig:
     dispatcher_host: str = "127.0.0.1"
     dispatcher_port: int = 0
     vertical: VerticalSettings | None = None
+    security: SecurityConfig = field(default_factory=SecurityConfig)
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.parties]
@@ -260,6 +282,7 @@ def _section(cls: type, raw: dict[str, Any], section: str) -> Any:
             "OptimizerName": OptimizerName,
             "Mechanism": Mechanism,
             "Encryption": Encryption,
+            "CryptoSuiteName": CryptoSuiteName,
         }.get(str(kind))
         if enum_type is not None:
             try:
@@ -308,6 +331,7 @@ def parse_study(raw: dict[str, Any]) -> StudyConfig:
         dispatcher_host=str(dispatcher.get("host", "127.0.0.1")),
         dispatcher_port=_port(dispatcher.get("port", 0)),
         vertical=_section(VerticalSettings, raw["vertical"], "vertical") if "vertical" in raw else None,
+        security=_section(SecurityConfig, raw.get("security", {}), "security"),
     )
 
 
@@ -342,7 +366,10 @@ def _toml_value(value: Any) -> str:
 def dump_study(study: StudyConfig) -> str:
     """The study as TOML that :func:`parse_study` reads back to an equal config."""
     lines = ["[study]", f"id = {_toml_value(study.study_id)}", f"question = {_toml_value(study.question)}"]
-    for title, section in (("data", study.data), ("training", study.training), ("privacy", study.privacy)):
+    sections = (
+        ("data", study.data), ("training", study.training), ("privacy", study.privacy), ("security", study.security)
+    )
+    for title, section in sections:
         lines += ["", f"[{title}]"]
         lines += [f"{f.name} = {_toml_value(getattr(section, f.name))}" for f in fields(section)]
     if study.vertical is not None:

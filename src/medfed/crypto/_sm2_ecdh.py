@@ -15,6 +15,8 @@ Tongsuo checks that a peer point is on the curve when it is decoded, and the SM2
 
 from __future__ import annotations
 
+import threading
+
 from cryptography.hazmat.primitives import hashes
 from tongsuopy.backends.tongsuo import backend as _tongsuo
 from tongsuopy.crypto import serialization as ts_serialization
@@ -44,7 +46,7 @@ def _ecdh_x(private: ts_ec.EllipticCurvePrivateKey, peer: ts_ec.EllipticCurvePub
     # method does ECDH on the same curve. Re-tag both keys for the derive only, then restore,
     # so the objects behave as SM2 keys again (signing included) afterwards.
     lib = _tongsuo._lib
-    keys = (private._evp_pkey, peer._evp_pkey)  # type: ignore[attr-defined]
+    keys = (private._evp_pkey, peer._evp_pkey)
     for evp_pkey in keys:
         if lib.EVP_PKEY_set_alias_type(evp_pkey, lib.EVP_PKEY_EC) != 1:
             raise CryptoError("key agreement failed")
@@ -62,6 +64,8 @@ class GmAgreementKey(AgreementKey):
 
     def __init__(self, key: ts_ec.EllipticCurvePrivateKey | None = None) -> None:
         self._key = key or ts_ec.generate_private_key(ts_ec.SM2())
+        # ``_ecdh_x`` re-tags this key for the duration of a derive: one derive at a time.
+        self._lock = threading.Lock()
 
     def public_bytes(self) -> bytes:
         return self._key.public_key().public_bytes(
@@ -75,7 +79,8 @@ class GmAgreementKey(AgreementKey):
             raise CryptoError("key agreement failed")
         try:
             peer = ts_ec.EllipticCurvePublicKey.from_encoded_point(ts_ec.SM2(), data)
-            shared = _ecdh_x(self._key, peer)
+            with self._lock:
+                shared = _ecdh_x(self._key, peer)
         except (ValueError, TypeError, InternalError, UnsupportedAlgorithm) as exc:
             raise CryptoError("key agreement failed") from exc
         return sm3_kdf(shared + info, _AGREED)

@@ -180,14 +180,9 @@ class KeyStore:
 
         ConfigError if ``label`` already has a current key (use ``rotate``).
         """
+        chosen = self._suite(suite)
         with self._locked():
-            return self._add(
-                self._suite(suite).generate_signing_key(),
-                self._suite(suite),
-                passphrase,
-                label,
-                _now(now),
-            )
+            return self._add(chosen.generate_signing_key(), chosen, passphrase, label, _now(now))
 
     def add(
         self,
@@ -264,9 +259,11 @@ class KeyStore:
     ) -> KeyRecord:
         if any(r.label == label and r.status is KeyStatus.CURRENT for r in self.records()):
             raise ConfigError(f"{label!r} already has a current key in {self.root}; rotate it")
+        pem = key.private_bytes(None)
+        suite.load_signing_key(pem)  # CryptoError now, not at load time, for a foreign key
         verify_key = key.verify_key()
         fingerprint = verify_key.fingerprint()
-        sealed = seal_key_file(suite, key.private_bytes(None), fingerprint, passphrase, self.kdf)
+        sealed = seal_key_file(suite, pem, fingerprint, passphrase, self.kdf)
         write_private(self._key_path(fingerprint), sealed)
         rec = KeyRecord(
             label=label,

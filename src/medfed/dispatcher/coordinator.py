@@ -10,7 +10,7 @@ without a network, and the same object runs in simulation and behind gRPC.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +77,9 @@ class StudyFinished:
 
 
 Action = Send | RoundClosed | StudyFinished
+# hospital -> its valid data-use grant (hex); raises MedfedError with the reason. Grants expire
+# in wall-clock time, so the check keeps its own clock rather than the coordinator's monotonic one.
+ConsentCheck = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -102,11 +105,17 @@ class Coordinator:
         *,
         now: float,
         sealer: VectorScheme | None = None,
+        consent: ConsentCheck | None = None,
     ):
         """``sealer``: the study's homomorphic scheme (public key only) when updates are encrypted;
-        the global model is then ciphertext from the end of round 1 on."""
+        the global model is then ciphertext from the end of round 1 on. ``consent``: returns a
+        hospital's valid data-use grant (hex) or raises MedfedError with the reason; checked before
+        the first round and again before every round, so a revoked grant stops the next one."""
         self.plan = plan
         self.sealer = sealer
+        self.consent = consent
+        self._grants: dict[str, str] = {}
+        self._refusals: dict[str, str] = {}
         self.strategy = strategy
         self.global_params: Arrays = initial_params
         self.phase = Phase.WAITING
@@ -130,7 +139,9 @@ class Coordinator:
             raise ProtocolError(f"{node} is not a data party of study {self.plan.study_id}")
         self.connected.add(node)
         if self.phase is Phase.WAITING and self.connected >= set(self.plan.expected_nodes):
-            return self._start_round(now)
+            if self._consented(self.plan.expected_nodes, now) >= set(self.plan.expected_nodes):
+                return self._start_round(now)
+            return []
         if self.phase is Phase.TRAINING and node in self._pending():
             if self._secure is not None:
                 # Its protocol secrets died with the old connection: it rejoins next round.
@@ -227,9 +238,17 @@ class Coordinator:
         return self._fail(reason)
 
     def tick(self, *, now: float) -> list[Action]:
-        if self.phase is Phase.WAITING and now - self._created_at >= self.plan.join_timeout:
-            if len(self.connected) >= self.plan.min_nodes:
+        if self.phase is Phase.WAITING and self.connected >= set(self.plan.expected_nodes):
+            # Waiting for data owners: a grant approved meanwhile starts the study.
+            if self._consented(self.plan.expected_nodes, now) >= set(self.plan.expected_nodes):
                 return self._start_round(now)
+        if self.phase is Phase.WAITING and now - self._created_at >= self.plan.join_timeout:
+            ready = self._consented(sorted(self.connected), now)
+            if len(ready) >= self.plan.min_nodes:
+                return self._start_round(now)
+            if self._refusals:
+                refused = "; ".join(f"{n}: {why}" for n, why in sorted(self._refusals.items()))
+                return self._fail(f"too few hospitals with a valid data-use grant (min_nodes={self.plan.min_nodes}): {refused}")
             missing = sorted(set(self.plan.expected_nodes) - self.connected)
             return self._fail(
                 f"only {len(self.connected)} of {len(self.plan.expected_nodes)} nodes joined within "
@@ -331,17 +350,43 @@ class Coordinator:
             return actions + [StudyFinished(True, "")] + self._end_all(True, "")
         return actions + self._start_round(now)
 
+    def _consented(self, nodes: Iterable[str], now: float) -> set[str]:
+        """The nodes whose data-use grant is valid now (every node when consent is off)."""
+        if self.consent is None:
+            return set(nodes)
+        ok: set[str] = set()
+        for node in nodes:
+            try:
+                self._grants[node] = self.consent(node)
+            except MedfedError as exc:
+                self._refusals[node] = str(exc)
+                self._grants.pop(node, None)
+            else:
+                self._refusals.pop(node, None)
+                ok.add(node)
+        return ok
+
     def _start_round(self, now: float) -> list[Action]:
-        participants = sorted(self.connected)
+        connected = sorted(self.connected)
+        granted = self._consented(connected, now)
+        participants = [n for n in connected if n in granted]
         if len(participants) < self.plan.min_nodes:
+            refused = "".join(f"; {n}: {self._refusals[n]}" for n in connected if n in self._refusals)
             return self._fail(
-                f"{len(participants)} node(s) connected, fewer than min_nodes={self.plan.min_nodes}"
+                f"{len(participants)} node(s) connected with a valid data-use grant, fewer than "
+                f"min_nodes={self.plan.min_nodes}{refused}"
             )
         number = len(self.history) + 1
         self.phase = Phase.TRAINING
         self._current = RoundRecord(round=number, participants=participants, started_at=now)
+        for node in connected:
+            if node not in granted:  # a grant revoked or expired since the last round
+                self._current.dropped[node] = f"no valid data-use grant: {self._refusals.get(node, '')}"
         self._replies = {}
         self._configs = self.strategy.configure_round(number, participants, self.plan.base_config)
+        if self.consent is not None:
+            for node in participants:
+                self._configs[node] = {**self._configs[node], "grant": self._grants[node]}
         if self.plan.secure is not None:
             try:
                 settings = secure_settings(self.plan.secure, participants)

@@ -17,10 +17,15 @@ from typing import Any
 
 from safetensors.numpy import save_file
 
-from medfed.core.config import load_study
+from medfed.authz import GrantBook, SqliteAuthzStore
+from medfed.core.config import StudyConfig, load_study
+from medfed.crypto import VerifyKey, get_suite
+from medfed.dispatcher.consent import ConsentGate
 from medfed.dispatcher.service import DispatcherService, serve
 from medfed.errors import IdentityError
 from medfed.pki import load_kit
+from medfed.pki.identity import public_key_pem
+from medfed.pki.kit import OWNERS_DIR
 from medfed.privacy.he import VectorScheme, load_scheme
 from medfed.roles import Role
 from medfed.transport.server import ServerTLS
@@ -32,6 +37,27 @@ def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+GRANTS_FILE = "grants.db"
+
+
+def owner_keys(study: StudyConfig, kit_dir: Path) -> dict[str, VerifyKey]:
+    """Each hospital's data-owner key, from the certificates provisioning put in the dispatcher's kit."""
+    suite = get_suite(study.security.suite.value)
+    keys = {}
+    for hospital in study.hospitals:
+        path = kit_dir / OWNERS_DIR / f"{hospital}.pem"
+        if not path.is_file():
+            raise IdentityError(f"no certificate for {hospital}'s data owner at {path}; re-provision the study")
+        keys[hospital] = suite.load_verify_key(public_key_pem(path.read_bytes()))
+    return keys
+
+
+def open_consent_gate(study: StudyConfig, kit_dir: Path, grants_path: Path, *, requester: str) -> ConsentGate:
+    """The grant store (SQLite) and the check the coordinator runs before every round."""
+    book = GrantBook(SqliteAuthzStore(grants_path), owner_keys(study, kit_dir))
+    return ConsentGate(study, book, get_suite(study.security.suite.value), requester=requester)
 
 
 def _he_key(path: Path | None) -> VectorScheme | None:
@@ -47,6 +73,7 @@ def run_dispatcher_process(
     port: int | None = None,
     port_file: Path | None = None,
     exit_when_done: bool = False,
+    grants_path: Path | None = None,
 ) -> bool:
     """Serve the study until SIGTERM/SIGINT (or until it ends, with ``exit_when_done``)."""
     kit = load_kit(kit_dir)
@@ -66,7 +93,10 @@ def run_dispatcher_process(
         rounds_log.flush()
         os.fsync(rounds_log.fileno())
 
-    service = DispatcherService(study, on_round=on_round, sealer=_he_key(kit.he_key_path))
+    consent = None
+    if study.security.require_grants and study.vertical is None:
+        consent = open_consent_gate(study, kit_dir, grants_path or out_dir / GRANTS_FILE, requester=kit.name)
+    service = DispatcherService(study, on_round=on_round, sealer=_he_key(kit.he_key_path), consent=consent)
 
     def on_listening(bound: int) -> None:
         if port_file is not None:

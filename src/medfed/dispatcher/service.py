@@ -13,6 +13,7 @@ from typing import Any
 from medfed.core import serde
 from medfed.core.config import StudyConfig
 from medfed.core.messages import StudyResult
+from medfed.dispatcher.coordinator import ConsentCheck
 from medfed.dispatcher.runtime import DispatcherRuntime
 from medfed.dispatcher.setup import new_coordinator, new_relay
 from medfed.errors import StudyFailedError, TransportError
@@ -34,6 +35,7 @@ class DispatcherService:
         *,
         on_round: Callable[[dict[str, Any]], None] | None = None,
         sealer: VectorScheme | None = None,
+        consent: ConsentCheck | None = None,
     ):
         self.study = study
         self._outboxes: dict[str, tuple[int, queue.Queue[bytes]]] = {}
@@ -41,7 +43,7 @@ class DispatcherService:
         coordinator = (
             new_relay(study, now=time.monotonic())
             if study.vertical is not None
-            else new_coordinator(study, now=time.monotonic(), sealer=sealer)
+            else new_coordinator(study, now=time.monotonic(), sealer=sealer, consent=consent)
         )
         self.runtime = DispatcherRuntime(coordinator, self._deliver, on_round=on_round)
         # One lock for outboxes and study state, so a stale disconnect cannot interleave

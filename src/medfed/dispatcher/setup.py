@@ -8,7 +8,7 @@ from medfed.aggregation import build_strategy
 from medfed.core.config import Encryption, Mechanism, StudyConfig
 from medfed.core.messages import Arrays
 from medfed.data import dataset_info
-from medfed.dispatcher.coordinator import Coordinator, StudyPlan
+from medfed.dispatcher.coordinator import ConsentCheck, Coordinator, StudyPlan
 from medfed.dispatcher.relay import RelayCoordinator
 from medfed.errors import ConfigError
 from medfed.models import build_model, model_arrays
@@ -82,7 +82,9 @@ def new_relay(study: StudyConfig, *, now: float) -> RelayCoordinator:
     )
 
 
-def new_coordinator(study: StudyConfig, *, now: float, sealer: VectorScheme | None = None) -> Coordinator:
+def new_coordinator(
+    study: StudyConfig, *, now: float, sealer: VectorScheme | None = None, consent: ConsentCheck | None = None
+) -> Coordinator:
     """The study's coordinator; ``sealer`` (public key only) is required when the study encrypts."""
     t = study.training
     encrypted = study.privacy.encryption is not Encryption.NONE
@@ -114,4 +116,8 @@ def new_coordinator(study: StudyConfig, *, now: float, sealer: VectorScheme | No
         secure=secure,
     )
     strategy = build_strategy(t.strategy.value, proximal_mu=t.proximal_mu, privacy=study.privacy)
-    return Coordinator(plan, strategy, initial_params(study), now=now, sealer=sealer)
+    if study.security.require_grants and consent is None:
+        raise ConfigError(
+            "the study requires data-use grants ([security] require_grants) but the dispatcher has no grant store"
+        )
+    return Coordinator(plan, strategy, initial_params(study), now=now, sealer=sealer, consent=consent)

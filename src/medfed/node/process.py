@@ -7,18 +7,39 @@ from pathlib import Path
 
 import torch
 
+from medfed.authz import SqliteAuthzStore
+from medfed.core.config import load_study
+from medfed.crypto import get_suite
 from medfed.data import load_local_dataset
 from medfed.errors import IdentityError
+from medfed.node.consent import NodeConsent
 from medfed.node.privacy import PrivacyGuard
 from medfed.node.runner import run_node
 from medfed.node.worker import NodeWorker
 from medfed.pki import load_kit
+from medfed.pki.identity import public_key_pem
+from medfed.pki.kit import CONSENT_FILE
 from medfed.privacy.he import load_scheme
 from medfed.roles import Role
 from medfed.training import resolve_device, warm_up
 from medfed.transport.client import ClientTLS, DispatcherClient
 
 log = logging.getLogger("medfed.node")
+
+
+def _consent(kit_dir: Path, name: str, cert_pem: bytes) -> NodeConsent | None:
+    """The node's own grant check, when the study it agreed to (its kit's copy) requires grants."""
+    study = load_study(kit_dir / "study.toml")
+    if not study.security.require_grants:
+        return None
+    suite = get_suite(study.security.suite.value)
+    return NodeConsent(
+        study,
+        name,
+        owner_key=suite.load_verify_key(public_key_pem(cert_pem)),
+        suite=suite,
+        store=SqliteAuthzStore(kit_dir / CONSENT_FILE),
+    )
 
 
 def run_node_process(
@@ -48,6 +69,7 @@ def run_node_process(
         guard=PrivacyGuard(max_epsilon=max_epsilon),
         sealer=load_scheme(he_key.read_bytes()) if he_key is not None else None,
         require_hidden_updates=require_hidden_updates,
+        consent=_consent(kit_dir, kit.name, kit.cert_path.read_bytes()),
     )
     warm_up()
     target = dispatcher or f"{kit.dispatcher_host}:{kit.dispatcher_port}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from typing import Any
 
 import torch
@@ -19,6 +20,7 @@ from medfed.data import LocalDataset, images_to_float
 from medfed.errors import ConfigError, DataError, ModelError, ProtocolError
 from medfed.evaluation.ranking import macro_auc
 from medfed.models import build_model, load_arrays, model_arrays
+from medfed.node.consent import NodeConsent
 from medfed.node.privacy import PrivacyGuard, RoundPrivacy, clip_update
 from medfed.node.secure import SecureSession
 from medfed.privacy.he import VectorScheme
@@ -39,12 +41,14 @@ class NodeWorker:
         guard: PrivacyGuard | None = None,
         sealer: VectorScheme | None = None,
         require_hidden_updates: bool = False,
+        consent: NodeConsent | None = None,
     ) -> None:
         """``sealer``: the study's homomorphic scheme with its secret key, when updates are encrypted.
         ``require_hidden_updates``: site policy, refuse any task whose update the aggregator would
         see in the clear (neither secure aggregation nor encryption)."""
         self.name = name
         self.require_hidden_updates = require_hidden_updates
+        self.consent = consent
         self.guard = guard or PrivacyGuard()
         self.sealer = sealer
         self._sessions: dict[int, SecureSession] = {}
@@ -108,6 +112,8 @@ class NodeWorker:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"task configuration is incomplete or malformed: {exc}") from None
+        if self.consent is not None:
+            self.consent.verify(config, now=time.time())
         if self.require_hidden_updates and not ({"secure_aggregation", "encryption"} & set(config)):
             raise ConfigError(
                 f"{self.name}'s policy requires updates hidden from the aggregator (secure aggregation "

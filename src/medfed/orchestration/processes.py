@@ -43,6 +43,7 @@ class Launch:
     device: str = "auto"
     node_threads: int = 1
     timeout: float | None = None  # default: join_timeout + rounds x round_timeout + a minute
+    grants_path: Path | None = None  # the dispatcher's grant store (default: in its output folder)
 
 
 def _spawn(args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -100,6 +101,7 @@ class Deployment:
                 "--port", str(port),
                 "--port-file", str(port_file),
                 "--out", str(self.launch.work_dir / "dispatcher"),
+                *(["--grants", str(self.launch.grants_path)] if self.launch.grants_path else []),
             ],
             self.logs / "dispatcher.log",
         )
@@ -149,7 +151,7 @@ class Deployment:
         return proc
 
     def result_client(self) -> DispatcherClient:
-        result_party = self.study.by_role(Role.RESULT) or self.study.by_role(Role.INITIATOR)
+        result_party = self.study.by_role(Role.RESULT)
         if not result_party:
             raise StudyFailedError("the study names no result party to receive the model")
         kit = load_kit(self.launch.kits_dir / result_party[0].name)

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from medfed.core.config import StudyConfig, dump_study, load_study
 from medfed.errors import ConfigError
 from medfed.orchestration.baseline import train_centralized
+from medfed.orchestration.consent import approve_all
 from medfed.orchestration.membership import membership_inference
 from medfed.orchestration.processes import Launch, run_processes
 from medfed.orchestration.results import build_results, evaluate_params, print_comparison, write_run
@@ -133,12 +134,18 @@ def _federated(
     study_copy = out / "study.toml"
     study_copy.write_text(dump_study(study), encoding="utf-8")
     kits = out / "kits"
+    grants = out / "grants.db"
     if not kits.exists():
         provision_study(study, kits)
+    if study.security.require_grants and attempt == 0:
+        # The consent step: each hospital's data owner signs the study's data-use application.
+        approve_all(study, kits, grants)
     data_paths = write_hospital_files(scenario, out / "hospitals") if attempt == 0 else {
         name: out / "hospitals" / name / "data.npz" for name in study.hospitals
     }
     threads = max(1, (os.cpu_count() or 1) // len(study.hospitals))
-    launch = Launch(study_copy, kits, data_paths, work, device=options.device, node_threads=threads)
+    launch = Launch(
+        study_copy, kits, data_paths, work, device=options.device, node_threads=threads, grants_path=grants
+    )
     return run_processes(study, launch, on_round=on_round)
 

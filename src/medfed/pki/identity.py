@@ -157,3 +157,14 @@ def verify_issued_by(cert_pem: bytes, ca_pem: bytes) -> None:
             f"certificate for {_subject_label(cert)!r} was not issued by this study's CA "
             f"({_subject_label(ca)!r})"
         ) from None
+
+
+def public_key_pem(cert_pem: bytes) -> bytes:
+    """The SubjectPublicKeyInfo PEM of a certificate's key (what a suite's ``load_verify_key`` reads)."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError as exc:
+        raise IdentityError(f"not a PEM certificate: {exc}") from None
+    return cert.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )

@@ -37,6 +37,10 @@ CONFIG_FILE = "kit.toml"
 # holds the public half, the hospitals' and the result party's kits the secret half.
 HE_PUBLIC_FILE = "he.pub"
 HE_SECRET_FILE = "he.key"
+# The dispatcher's kit holds each hospital's certificate: the data owners' keys that sign grants.
+OWNERS_DIR = "owners"
+# A hospital's own consent store (revocations its data owner recorded).
+CONSENT_FILE = "consent.db"
 _STRING_KEYS = ("name", "role", "study_id", "dispatcher_host")
 
 

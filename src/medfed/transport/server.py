@@ -47,7 +47,8 @@ _ALLOWED = {
     # The auxiliary computing party (an arbiter holding a key) takes part like a hospital.
     "Join": {Role.DATA, Role.AUX},
     "Submit": {Role.DATA, Role.AUX},
-    "FetchResult": {Role.RESULT, Role.INITIATOR},
+    # The result party alone downloads the final model (5.4.2.3g); everyone else: PERMISSION_DENIED.
+    "FetchResult": {Role.RESULT},
 }
 
 

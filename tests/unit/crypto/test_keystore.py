@@ -175,3 +175,14 @@ def test_malformed_fingerprint_never_becomes_a_path(tmp_path: Path) -> None:
     keys = KeyStore(tmp_path, kdf=FAST)
     with pytest.raises(ConfigError):
         keys.destroy("../../etc/passwd")
+
+
+def test_adding_a_key_of_another_suite_is_refused_at_once(tmp_path: Path) -> None:
+    keys = KeyStore(tmp_path, kdf=FAST)
+    with pytest.raises(CryptoError):
+        keys.add(get_suite("intl").generate_signing_key(), "gm", PASS, label="ca")
+    assert keys.records() == []
+    ca_key = get_suite("gm").generate_signing_key()
+    rec = keys.add(ca_key, "gm", PASS, label="ca")
+    assert rec.fingerprint == ca_key.verify_key().fingerprint()
+    assert keys.load(PASS, label="ca").verify_key().fingerprint() == rec.fingerprint
