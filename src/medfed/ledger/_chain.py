@@ -35,6 +35,10 @@ class ChainResult:
 
 
 _WINDOW = 8  # how far from its stored place a moved entry is looked for
+F = FindingKind
+_ALTERED = "the stored hash does not match the entry: its content or hash was altered"
+_FORGED = "{party!r}'s key does not verify the signature: forged, or altered after signing"
+_REPLAYED = "the same signed request as entry {first} was recorded again"
 
 
 def _recorded_at(
@@ -57,6 +61,106 @@ def _recorded_at(
     return None
 
 
+class _ChainAudit:
+    """One pass over the stored rows; each ``_check_*`` adds findings located by sequence."""
+
+    def __init__(
+        self,
+        rows: list[LedgerEntry | Unreadable],
+        suite: Suite,
+        keys: Mapping[str, VerifyKey],
+        notary: str,
+    ) -> None:
+        self.rows, self.suite, self.keys, self.notary = rows, suite, keys, notary
+        self.genesis = genesis_hash(suite.digest_size)
+        self.entries = [r for r in rows if isinstance(r, LedgerEntry)]
+        self.recomputed = {id(e): e.compute_hash(suite) for e in self.entries}
+        # Hashes valid where they are stored; moved entries join as they are placed.
+        self.known = {
+            e.entry_hash: e.sequence for e in self.entries if self.recomputed[id(e)] == e.entry_hash
+        }
+        self.effective: dict[int, int] = {}  # id(entry) -> the sequence it was recorded at
+        self.valid: dict[int, set[str]] = {}  # effective sequence -> hashes a successor may name
+        self.requests: dict[bytes, int] = {}  # request digest -> first sequence holding it
+        self.findings: list[Finding] = []
+
+    def flag(self, kind: FindingKind, seq: int, party: str | None, detail: str) -> None:
+        self.findings.append(Finding(kind, seq, party, detail))
+
+    def run(self) -> list[Finding]:
+        for item in self.rows:
+            if isinstance(item, Unreadable):
+                self.flag(F.UNREADABLE_ENTRY, item.sequence, self.notary, item.reason)
+                continue
+            self._check_place(item)
+            self._check_signature(item)
+            try:
+                check_payload(item.kind, item.payload)
+            except EntryRejectedError as exc:
+                self.flag(F.MALFORMED_ENTRY, item.sequence, item.party, str(exc))
+        self._check_order()
+        self._check_links()
+        return self.findings
+
+    def _check_place(self, e: LedgerEntry) -> None:
+        """The entry's content against its hash, and where it was recorded."""
+        s, recomputed = e.sequence, self.recomputed[id(e)]
+        original = _recorded_at(e, self.known, self.suite, self.genesis)
+        if original is not None:
+            self.flag(F.RENUMBERED, s, self.notary, f"stored as entry {s}, recorded as {original}")
+            self.effective[id(e)] = self.known[e.entry_hash] = original
+            self.valid.setdefault(original, set()).add(e.entry_hash)
+            return
+        self.effective[id(e)] = s
+        self.valid.setdefault(s, set()).update({e.entry_hash, recomputed})
+        if recomputed != e.entry_hash:
+            self.flag(F.HASH_MISMATCH, s, self.notary, _ALTERED)
+
+    def _check_signature(self, e: LedgerEntry) -> None:
+        key = self.keys.get(e.party)
+        if key is None:
+            self.flag(F.UNKNOWN_PARTY, e.sequence, e.party, f"no verify key for {e.party!r}")
+            return
+        digest = e.request_digest(self.suite)
+        try:
+            key.verify(digest, e.signature)
+        except CryptoError:
+            self.flag(F.BAD_SIGNATURE, e.sequence, e.party, _FORGED.format(party=e.party))
+        first = self.requests.setdefault(digest, e.sequence)
+        if first != e.sequence:
+            self.flag(F.REPLAYED_REQUEST, e.sequence, self.notary, _REPLAYED.format(first=first))
+
+    def _check_order(self) -> None:
+        """Gaps, duplicates and order, by effective sequence, in stored order."""
+        seen: dict[int, int] = {}  # effective sequence -> stored sequence of its first holder
+        highest = -1
+        for item in self.rows:
+            stored = item.sequence
+            s = stored if isinstance(item, Unreadable) else self.effective[id(item)]
+            if s in seen:
+                detail = f"entry {seen[s]} was already recorded as {s}: one was inserted"
+                self.flag(F.DUPLICATE_SEQUENCE, stored, self.notary, detail)
+            elif s < highest and s == stored:  # a renumbered entry is reported as such
+                detail = f"stored after entry {highest}: entries were reordered"
+                self.flag(F.OUT_OF_ORDER, stored, self.notary, detail)
+            seen.setdefault(s, stored)
+            highest = max(highest, s)
+        for gap in sorted(set(range(highest + 1)) - seen.keys()):
+            self.flag(F.MISSING_ENTRY, gap, self.notary, f"entry {gap} is missing (deleted)")
+
+    def _check_links(self) -> None:
+        """Each entry's prev_hash against the entry recorded just before it."""
+        for e in self.entries:
+            s = self.effective[id(e)]
+            if s == 0 and e.prev_hash != self.genesis:
+                self.flag(
+                    F.BROKEN_LINK, e.sequence, self.notary, "prev_hash of entry 0 is not zeros"
+                )
+            elif s > 0 and s - 1 in self.valid and e.prev_hash not in self.valid[s - 1]:
+                detail = f"prev_hash is not entry {s - 1}'s hash: the chain was rewritten here"
+                self.flag(F.BROKEN_LINK, e.sequence, self.notary, detail)
+
+
 def check_chain(
     items: Iterable[LedgerEntry | Unreadable],
     suite: Suite,
@@ -64,128 +168,16 @@ def check_chain(
     *,
     notary: str,
 ) -> ChainResult:
-    """Every ledger finding, located by sequence, for the rows in stored order."""
+    """Every ledger finding, located by sequence, for the rows in stored order.
+
+    Unreadable rows, gaps, duplicates, order, renumbering, hashes and links name the
+    ``notary`` (the record's keeper); signatures, schema and roles name the submitter.
+    """
     rows = list(items)
-    genesis = genesis_hash(suite.digest_size)
-    entries = [r for r in rows if isinstance(r, LedgerEntry)]
-    recomputed = {id(e): e.compute_hash(suite) for e in entries}
-    # Hashes valid where they are stored; moved entries join as they are placed.
-    known = {e.entry_hash: e.sequence for e in entries if recomputed[id(e)] == e.entry_hash}
-    findings: list[Finding] = []
-
-    def flag(kind: FindingKind, seq: int | None, party: str | None, detail: str) -> None:
-        findings.append(Finding(kind, seq, party, detail))
-
-    # 1. Each entry on its own: content against hash, signature, schema, replays.
-    effective: dict[int, int] = {}  # id(entry) -> the sequence it was recorded at
-    valid_hashes: dict[int, set[str]] = {}  # effective sequence -> hashes a successor may name
-    requests: dict[bytes, int] = {}
-    for item in rows:
-        if isinstance(item, Unreadable):
-            flag(FindingKind.UNREADABLE_ENTRY, item.sequence, notary, item.reason)
-            continue
-        s = item.sequence
-        original = _recorded_at(item, known, suite, genesis)
-        if original is not None:
-            flag(
-                FindingKind.RENUMBERED,
-                s,
-                notary,
-                f"stored as entry {s} but recorded as entry {original}",
-            )
-            effective[id(item)] = original
-            known[item.entry_hash] = original
-            valid_hashes.setdefault(original, set()).add(item.entry_hash)
-        else:
-            effective[id(item)] = s
-            valid_hashes.setdefault(s, set()).update({item.entry_hash, recomputed[id(item)]})
-            if recomputed[id(item)] != item.entry_hash:
-                flag(
-                    FindingKind.HASH_MISMATCH,
-                    s,
-                    notary,
-                    "the stored hash does not match the entry: its content or hash was altered",
-                )
-        key = keys.get(item.party)
-        if key is None:
-            flag(
-                FindingKind.UNKNOWN_PARTY,
-                s,
-                item.party,
-                f"no verify key for {item.party!r}, who is named as the submitter",
-            )
-        else:
-            digest = item.request_digest(suite)
-            try:
-                key.verify(digest, item.signature)
-            except CryptoError:
-                flag(
-                    FindingKind.BAD_SIGNATURE,
-                    s,
-                    item.party,
-                    f"{item.party!r}'s key does not verify the signature: forged, or the "
-                    "entry was altered after signing",
-                )
-            if digest in requests:
-                flag(
-                    FindingKind.REPLAYED_REQUEST,
-                    s,
-                    notary,
-                    f"the same signed request as entry {requests[digest]} was recorded again",
-                )
-            requests.setdefault(digest, s)
-        try:
-            check_payload(item.kind, item.payload)
-        except EntryRejectedError as exc:
-            flag(FindingKind.MALFORMED_ENTRY, s, item.party, str(exc))
-
-    # 2. Order, gaps and duplicates, by effective sequence in stored order.
-    seen: dict[int, int] = {}  # effective sequence -> stored sequence of its first holder
-    highest = -1
-    for item in rows:
-        stored = item.sequence
-        s = stored if isinstance(item, Unreadable) else effective[id(item)]
-        if s in seen:
-            flag(
-                FindingKind.DUPLICATE_SEQUENCE,
-                stored,
-                notary,
-                f"entry {seen[s]} was already recorded as sequence {s}: one was inserted",
-            )
-        elif s < highest and s == stored:  # a renumbered entry is reported as such
-            flag(
-                FindingKind.OUT_OF_ORDER,
-                stored,
-                notary,
-                f"stored after entry {highest}: entries were reordered",
-            )
-        seen.setdefault(s, stored)
-        highest = max(highest, s)
-    for missing in sorted(set(range(highest + 1)) - seen.keys()):
-        flag(FindingKind.MISSING_ENTRY, missing, notary, f"entry {missing} is missing (deleted)")
-
-    # 3. Links: each entry's prev_hash against the entry recorded just before it.
-    for entry in entries:
-        s = effective[id(entry)]
-        if s == 0:
-            if entry.prev_hash != genesis:
-                flag(
-                    FindingKind.BROKEN_LINK,
-                    entry.sequence,
-                    notary,
-                    "the first entry's prev_hash is not all zeros",
-                )
-        elif s - 1 in valid_hashes and entry.prev_hash not in valid_hashes[s - 1]:
-            flag(
-                FindingKind.BROKEN_LINK,
-                entry.sequence,
-                notary,
-                f"prev_hash does not match entry {s - 1}'s hash: the chain was rewritten here",
-            )
-
-    findings.extend(_role_findings(entries))
+    chain = _ChainAudit(rows, suite, keys, notary)
+    findings = chain.run() + _role_findings(chain.entries)
     findings.sort(key=lambda f: (f.sequence if f.sequence is not None else -1, f.kind.value))
-    return ChainResult(tuple(entries), tuple(findings), _roles(entries), len(rows))
+    return ChainResult(tuple(chain.entries), tuple(findings), _roles(chain.entries), len(rows))
 
 
 def _roles(entries: Iterable[LedgerEntry]) -> tuple[RoleRecord, ...]:

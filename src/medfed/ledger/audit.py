@@ -8,9 +8,13 @@ from medfed.crypto import Suite, VerifyKey
 from medfed.ledger._chain import check_chain
 from medfed.ledger._crosscheck import build_index, check_log, check_unlogged_updates
 from medfed.ledger.entries import LedgerEntry
-from medfed.ledger.findings import AuditReport, Finding
+from medfed.ledger.findings import AuditReport, Finding, FindingKind
 from medfed.ledger.oplog import LogCheck, LogSource, verify_log
 from medfed.ledger.store import LedgerStore, Unreadable
+
+_LOG_DEFECTS = frozenset(
+    {FindingKind.LOG_TAMPERED, FindingKind.LOG_TRUNCATED, FindingKind.LOG_WRONG_PARTY}
+)
 
 
 def audit(
@@ -44,10 +48,16 @@ def audit(
     checked: dict[str, LogCheck] = {}
     if local_logs:
         index = build_index(chain.entries)
+        intact: dict[str, LogCheck] = {}
         for party, source in sorted(local_logs.items()):
             checked[party] = verify_log(source, suite)
-            findings.extend(check_log(party, checked[party], index, suite, notary_key, notary))
-        findings.extend(check_unlogged_updates(index, checked))
+            found = check_log(party, checked[party], index, suite, notary_key, notary)
+            findings.extend(found)
+            if not any(f.kind in _LOG_DEFECTS for f in found):
+                intact[party] = checked[party]
+        # What a damaged log lacks proves nothing against others, so only intact logs
+        # can show that a recorded update was never sent.
+        findings.extend(check_unlogged_updates(index, intact))
     return AuditReport(
         suite=suite.name,
         entries=chain.count,

@@ -38,7 +38,7 @@ def _text(name: str, value: object) -> None:
 
 def _kind(value: object) -> EntryKind:
     try:
-        return EntryKind(value)
+        return EntryKind(str(value))  # a StrEnum member's str() is its value
     except ValueError:
         raise EntryRejectedError(f"unknown entry kind {value!r}") from None
 

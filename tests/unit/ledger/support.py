@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,12 +73,20 @@ def make_world(suite: Suite) -> World:
     )
 
 
-def record_study(world: World, store: LedgerStore, *, log_dir: Path | None = None) -> Notary:
+def record_study(
+    world: World,
+    store: LedgerStore,
+    *,
+    log_dir: Path | None = None,
+    recorded: Mapping[tuple[str, int], str | None] | None = None,
+) -> Notary:
     """A two-hospital, two-round study: 15 entries, and each hospital's log of what it did.
 
     Sequences: 0 study, 1–5 roles, 6 algorithm, 7–8 grants, 9–10 inputs, 11–12 rounds,
-    13 result, 14 log anchor of hospital-a.
+    13 result, 14 log anchor of hospital-a. ``recorded[(hospital, round)]`` makes the
+    dispatcher record another update digest than the hospital sent (None: omit it).
     """
+    recorded = recorded or {}
     notary = world.notary(store)
     t = iter(NOW + i for i in range(1000))
     for h in HOSPITALS:
@@ -134,7 +143,11 @@ def record_study(world: World, store: LedgerStore, *, log_dir: Path | None = Non
                 TASK,
                 number=r,
                 participants=list(HOSPITALS),
-                update_digests={h: update_digest(h, r) for h in HOSPITALS},
+                update_digests={
+                    h: d
+                    for h in HOSPITALS
+                    if (d := recorded.get((h, r), update_digest(h, r))) is not None
+                },
                 privacy={
                     "mechanism": "gaussian",
                     "noise_multiplier": 1.1,

@@ -45,7 +45,15 @@ def test_each_operation_is_one_json_line_chained_to_the_previous(
     lines = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
     assert len(lines) == 3
     assert set(lines[0]) == {
-        "when", "who", "role", "action", "target", "outcome", "details", "prev", "hash"
+        "when",
+        "who",
+        "role",
+        "action",
+        "target",
+        "outcome",
+        "details",
+        "prev",
+        "hash",
     }
     assert lines[0]["prev"] == "00" * intl.digest_size
     assert lines[1]["prev"] == lines[0]["hash"] and lines[2]["prev"] == lines[1]["hash"]
@@ -116,7 +124,9 @@ def test_helpers_record_what_the_audit_cross_checks(intl: Suite) -> None:
     sent = log.record_update_sent("t", round_number=2, update_digest="ab", when=1.0)
     trained = log.record_training("t", dataset_fingerprint="cd", when=2.0)
     assert (sent.action, sent.target, sent.details) == (
-        OpAction.UPDATE_SENT, "t", {"round": 2, "update_digest": "ab"}
+        OpAction.UPDATE_SENT,
+        "t",
+        {"round": 2, "update_digest": "ab"},
     )
     assert (trained.action, trained.details) == (OpAction.TRAIN, {"dataset_fingerprint": "cd"})
     assert log.anchor() == (trained.hash, 2)
