@@ -15,6 +15,7 @@ from medfed.data import images_to_float, load_local_dataset
 from medfed.errors import IdentityError, TransportError
 from medfed.models import build_model, model_arrays
 from medfed.node.runner import run_node
+from medfed.node.handshake import authenticate_to_dispatcher
 from medfed.node.worker import NodeWorker
 from medfed.pki import CertificateAuthority, load_kit
 from medfed.provision import provision_study
@@ -102,6 +103,34 @@ def test_roles_in_certificates_gate_each_call(site) -> None:
         deployment.kill_all()
 
 
+@pytest.mark.clause("5.5.1.2a", "5.5.1.2c")
+def test_mutual_tls_alone_is_not_enough_a_party_must_answer_the_challenge(site, tmp_path) -> None:
+    import shutil
+
+    deployment = site.deployment()
+    try:
+        port = deployment.start_dispatcher()
+        skipper = DispatcherClient(f"127.0.0.1:{port}", _tls(site.kits / "hospital-a"), connect_timeout=10)
+        with pytest.raises(IdentityError, match="challenge–response"):
+            next(iter(skipper.tasks()))
+        with pytest.raises(IdentityError, match="challenge–response"):
+            skipper.submit(b"frame")
+        skipper.close()
+        # A kit that trusts another dispatcher key refuses the dispatcher's answer.
+        fake = tmp_path / "kit-with-another-dispatcher"
+        shutil.copytree(site.kits / "hospital-b", fake)
+        (fake / "dispatcher.pem").write_bytes((site.kits / "hospital-c" / "cert.pem").read_bytes())
+        doubter = DispatcherClient(f"127.0.0.1:{port}", _tls(fake), connect_timeout=10)
+        with pytest.raises(IdentityError):
+            authenticate_to_dispatcher(doubter, load_kit(fake))
+        doubter.close()
+        honest = DispatcherClient(f"127.0.0.1:{port}", _tls(site.kits / "hospital-b"), connect_timeout=10)
+        authenticate_to_dispatcher(honest, load_kit(site.kits / "hospital-b"))
+        honest.close()
+    finally:
+        deployment.kill_all()
+
+
 class _RecordingChannel:
     """Wraps the real client and keeps every frame this node sends."""
 
@@ -128,9 +157,9 @@ def _run_with_recorded_hospital_a(site) -> list[bytes]:
         for name in ("hospital-b", "hospital-c"):
             deployment.start_node(name)
         worker = NodeWorker("hospital-a", dataset, device=torch.device("cpu"))
-        channel = _RecordingChannel(
-            DispatcherClient(f"127.0.0.1:{port}", _tls(site.kits / "hospital-a"), connect_timeout=10)
-        )
+        client = DispatcherClient(f"127.0.0.1:{port}", _tls(site.kits / "hospital-a"), connect_timeout=10)
+        authenticate_to_dispatcher(client, load_kit(site.kits / "hospital-a"))
+        channel = _RecordingChannel(client)
         end = run_node(worker, channel)
         assert isinstance(end, StudyEnd) and end.ok, end.reason
     finally:
@@ -199,6 +228,7 @@ def test_poisoned_updates_are_refused_and_the_study_finishes(tmp_path, medmnist_
         for name in ("hospital-b", "hospital-c"):
             deployment.start_node(name)
         rogue = DispatcherClient(f"127.0.0.1:{port}", _tls(site.kits / "hospital-a"), connect_timeout=10)
+        authenticate_to_dispatcher(rogue, load_kit(site.kits / "hospital-a"))
 
         def misbehave() -> None:
             for frame in rogue.tasks():

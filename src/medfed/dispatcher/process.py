@@ -21,6 +21,7 @@ from medfed.authz import GrantBook, SqliteAuthzStore
 from medfed.core.config import StudyConfig, load_study
 from medfed.crypto import VerifyKey, get_suite
 from medfed.dispatcher.consent import ConsentGate
+from medfed.dispatcher.handshakes import Handshakes
 from medfed.dispatcher.service import DispatcherService, serve
 from medfed.errors import IdentityError
 from medfed.pki import load_kit
@@ -96,7 +97,14 @@ def run_dispatcher_process(
     consent = None
     if study.security.require_grants and study.vertical is None:
         consent = open_consent_gate(study, kit_dir, grants_path or out_dir / GRANTS_FILE, requester=kit.name)
-    service = DispatcherService(study, on_round=on_round, sealer=_he_key(kit.he_key_path), consent=consent)
+    # Identity keys are the kits' TLS keys (ECDSA P-256): the handshake runs in the intl suite.
+    intl = get_suite("intl")
+    handshakes = Handshakes(
+        study_id=study.study_id, name=kit.name, signing_key=intl.load_signing_key(kit.key_path.read_bytes()), suite=intl
+    )
+    service = DispatcherService(
+        study, on_round=on_round, sealer=_he_key(kit.he_key_path), consent=consent, handshakes=handshakes
+    )
 
     def on_listening(bound: int) -> None:
         if port_file is not None:

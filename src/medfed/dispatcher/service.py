@@ -14,9 +14,10 @@ from medfed.core import serde
 from medfed.core.config import StudyConfig
 from medfed.core.messages import StudyResult
 from medfed.dispatcher.coordinator import ConsentCheck
+from medfed.dispatcher.handshakes import Handshakes
 from medfed.dispatcher.runtime import DispatcherRuntime
 from medfed.dispatcher.setup import new_coordinator, new_relay
-from medfed.errors import StudyFailedError, TransportError
+from medfed.errors import ProtocolError, StudyFailedError, TransportError
 from medfed.pki import PeerIdentity
 from medfed.privacy.he import VectorScheme
 from medfed.transport.server import ServerTLS, start_server
@@ -36,8 +37,11 @@ class DispatcherService:
         on_round: Callable[[dict[str, Any]], None] | None = None,
         sealer: VectorScheme | None = None,
         consent: ConsentCheck | None = None,
+        handshakes: Handshakes | None = None,
     ):
+        """``handshakes``: require the application-level challenge–response before Join/Submit."""
         self.study = study
+        self.handshakes = handshakes
         self._outboxes: dict[str, tuple[int, queue.Queue[bytes]]] = {}
         self._tokens = itertools.count()
         coordinator = (
@@ -88,6 +92,15 @@ class DispatcherService:
         """End an unfinished study with ``reason`` (nodes are told) before the server goes down."""
         with self._lock:
             self.runtime.abort(reason)
+
+    def authenticate(self, peer: PeerIdentity, cert_pem: bytes, message: bytes) -> bytes:
+        if self.handshakes is None:
+            raise ProtocolError("this dispatcher does not run the challenge–response")
+        return self.handshakes.step(peer, cert_pem, message)
+
+    def check_authenticated(self, peer: PeerIdentity, cert_pem: bytes) -> None:
+        if self.handshakes is not None:
+            self.handshakes.check(peer, cert_pem)
 
     def submit(self, peer: PeerIdentity, frame: bytes) -> bytes:
         return self.runtime.submit(peer.name, frame)

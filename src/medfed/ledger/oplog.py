@@ -186,6 +186,8 @@ class OperationLog:
         if self.path is None:
             self._memory.append(line)
             return
+        # Opened per line, so nothing waits in a buffer if the process dies; each line goes
+        # down in a single append.
         with self.path.open("ab") as f:
             f.write(line + b"\n")
             f.flush()

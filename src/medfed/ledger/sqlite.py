@@ -64,9 +64,13 @@ class SqliteLedgerStore(LedgerStore):
                 f"ledger store {self.path} has schema version {version}; "
                 f"this medfed reads version {_SCHEMA_VERSION}"
             )
-        self._db.executescript(
-            f"BEGIN; {_SCHEMA} PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT;"  # constants only
-        )
+        try:
+            self._db.executescript(
+                f"BEGIN; {_SCHEMA} PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT;"  # constants
+            )
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise ConfigError(f"cannot prepare ledger store {self.path}: {exc}") from None
         self._lock = threading.Lock()
 
     def append(self, entry: LedgerEntry) -> None:

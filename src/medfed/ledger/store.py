@@ -13,6 +13,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Self
 
 from medfed.ledger._canonical import canonical_json
 from medfed.ledger.entries import LedgerEntry
@@ -145,7 +146,7 @@ class LedgerStore(ABC):
             assert entry is not None  # scan never yields None
             yield entry
 
-    def __enter__(self) -> LedgerStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

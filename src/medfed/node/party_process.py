@@ -12,6 +12,7 @@ from pathlib import Path
 from medfed.core.config import load_study
 from medfed.data.feature_tables import load_party_table
 from medfed.errors import ConfigError, IdentityError
+from medfed.node.handshake import authenticate_to_dispatcher
 from medfed.node.relay import RelayParty, run_relay_party
 from medfed.node.vertical import ArbiterAdapter, GuestAdapter, HostAdapter
 from medfed.pki import load_kit
@@ -45,6 +46,8 @@ def run_party_process(
     log.info("%s (%s) connecting to %s", kit.name, type(party).__name__, target)
     client = DispatcherClient(target, tls, connect_timeout=connect_timeout)
     try:
+        dispatcher = next(p.name for p in study.parties if p.role is Role.DISPATCHER)
+        authenticate_to_dispatcher(client, kit, dispatcher_name=dispatcher)
         end = run_relay_party(party, client)
     finally:
         client.close()

@@ -13,6 +13,7 @@ from medfed.crypto import get_suite
 from medfed.data import load_local_dataset
 from medfed.errors import IdentityError
 from medfed.node.consent import NodeConsent
+from medfed.node.handshake import authenticate_to_dispatcher
 from medfed.node.privacy import PrivacyGuard
 from medfed.node.runner import run_node
 from medfed.node.worker import NodeWorker
@@ -25,6 +26,11 @@ from medfed.training import resolve_device, warm_up
 from medfed.transport.client import ClientTLS, DispatcherClient
 
 log = logging.getLogger("medfed.node")
+
+
+def _dispatcher_name(kit_dir: Path) -> str:
+    study = load_study(kit_dir / "study.toml")
+    return next(p.name for p in study.parties if p.role is Role.DISPATCHER)
 
 
 def _consent(kit_dir: Path, name: str, cert_pem: bytes) -> NodeConsent | None:
@@ -84,6 +90,7 @@ def run_node_process(
     )
     client = DispatcherClient(target, tls, connect_timeout=connect_timeout)
     try:
+        authenticate_to_dispatcher(client, kit, dispatcher_name=_dispatcher_name(kit_dir))
         end = run_node(worker, client)
     finally:
         client.close()

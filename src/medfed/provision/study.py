@@ -17,7 +17,7 @@ from medfed.core.config import Encryption, StudyConfig, dump_study
 from medfed.errors import ConfigError
 from medfed.pki import CertificateAuthority, StartupKit, write_kit
 from medfed.pki._files import write_private
-from medfed.pki.kit import HE_PUBLIC_FILE, HE_SECRET_FILE, OWNERS_DIR
+from medfed.pki.kit import DISPATCHER_CERT_FILE, HE_PUBLIC_FILE, HE_SECRET_FILE, OWNERS_DIR
 from medfed.privacy.he import VectorScheme, generate_scheme
 from medfed.roles import Role
 
@@ -103,8 +103,11 @@ def provision_study(
         )
         # Every party can read what it agreed to; the dispatcher runs from it.
         (out_dir / party.name / STUDY_FILE).write_text(dump_study(study), encoding="utf-8")
+    dispatcher = next(p.name for p in study.parties if p.role is Role.DISPATCHER)
+    for party in study.parties:
+        (out_dir / party.name / DISPATCHER_CERT_FILE).write_bytes(kits[dispatcher].cert_path.read_bytes())
     # Data owners sign grants with their hospital's key; the dispatcher verifies with these.
-    owners = out_dir / next(p.name for p in study.parties if p.role is Role.DISPATCHER) / OWNERS_DIR
+    owners = out_dir / dispatcher / OWNERS_DIR
     owners.mkdir(exist_ok=True)
     for name in study.hospitals:
         (owners / f"{name}.pem").write_bytes(kits[name].cert_path.read_bytes())

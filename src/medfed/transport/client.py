@@ -52,6 +52,14 @@ class DispatcherClient:
         self._join = self._channel.unary_stream(wire.JOIN)
         self._submit = self._channel.unary_unary(wire.SUBMIT)
         self._fetch = self._channel.unary_unary(wire.FETCH_RESULT)
+        self._authenticate = self._channel.unary_unary(wire.AUTHENTICATE)
+
+    def authenticate(self, message: bytes) -> bytes:
+        """One challenge–response step (the caller runs the protocol; this only carries it)."""
+        try:
+            return self._authenticate(message, timeout=60)
+        except grpc.RpcError as exc:
+            raise _translate(exc, self.target) from None
 
     def tasks(self) -> Iterator[bytes]:
         """The frames the dispatcher sends this party, until the study ends."""

@@ -31,6 +31,14 @@ class NodeGateway(Protocol):
 
     def fetch_result(self, peer: PeerIdentity, wait_seconds: float) -> bytes: ...
 
+    def authenticate(self, peer: PeerIdentity, cert_pem: bytes, message: bytes) -> bytes:
+        """One step of the application-level challenge–response (5.5.1.2a)."""
+        ...
+
+    def check_authenticated(self, peer: PeerIdentity, cert_pem: bytes) -> None:
+        """Raise IdentityError unless this peer completed the challenge–response on this certificate."""
+        ...
+
 
 class ActiveCheck(Protocol):
     def __call__(self) -> bool: ...
@@ -46,6 +54,7 @@ class ServerTLS:
 _ALLOWED = {
     # The auxiliary computing party (an arbiter holding a key) takes part like a hospital.
     "Join": {Role.DATA, Role.AUX},
+    "Authenticate": {Role.DATA, Role.AUX},
     "Submit": {Role.DATA, Role.AUX},
     # The result party alone downloads the final model (5.4.2.3g); everyone else: PERMISSION_DENIED.
     "FetchResult": {Role.RESULT},
@@ -75,6 +84,11 @@ def _peer(context: grpc.ServicerContext, method: str, study_id: str) -> PeerIden
     return peer
 
 
+def _cert(context: grpc.ServicerContext) -> bytes:
+    # _peer has already required and parsed it.
+    return bytes(context.auth_context()["x509_pem_cert"][0])
+
+
 def _abort_on(context: grpc.ServicerContext, exc: MedfedError) -> None:
     context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{exc.code}: {exc}")
 
@@ -87,13 +101,26 @@ def start_server(
     def join(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
         peer = _peer(context, "Join", study_id)
         try:
+            gateway.check_authenticated(peer, _cert(context))
             yield from gateway.join(peer, context.is_active)
         except MedfedError as exc:
             _abort_on(context, exc)
 
     def submit(request: bytes, context: grpc.ServicerContext) -> bytes:
         peer = _peer(context, "Submit", study_id)
+        try:
+            gateway.check_authenticated(peer, _cert(context))
+        except MedfedError as exc:
+            _abort_on(context, exc)
         return gateway.submit(peer, request)
+
+    def authenticate(request: bytes, context: grpc.ServicerContext) -> bytes:
+        peer = _peer(context, "Authenticate", study_id)
+        try:
+            return gateway.authenticate(peer, _cert(context), request)
+        except MedfedError as exc:
+            _abort_on(context, exc)
+            raise  # unreachable: abort raises
 
     def fetch_result(request: bytes, context: grpc.ServicerContext) -> bytes:
         peer = _peer(context, "FetchResult", study_id)
@@ -113,6 +140,7 @@ def start_server(
             "Join": grpc.unary_stream_rpc_method_handler(join),
             "Submit": grpc.unary_unary_rpc_method_handler(submit),
             "FetchResult": grpc.unary_unary_rpc_method_handler(fetch_result),
+            "Authenticate": grpc.unary_unary_rpc_method_handler(authenticate),
         },
     )
     server = grpc.server(

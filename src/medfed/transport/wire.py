@@ -6,6 +6,7 @@ SERVICE = "medfed.Dispatcher"
 JOIN = f"/{SERVICE}/Join"
 SUBMIT = f"/{SERVICE}/Submit"
 FETCH_RESULT = f"/{SERVICE}/FetchResult"
+AUTHENTICATE = f"/{SERVICE}/Authenticate"
 
 # Enforced on both ends: a frame larger than this is refused by gRPC itself.
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
