@@ -58,12 +58,19 @@ def _parser() -> argparse.ArgumentParser:
     node.add_argument(
         "--max-epsilon", type=float, help="this hospital's privacy budget: refuse rounds that would exceed it"
     )
+    node.add_argument("--oplog", type=Path, help="this hospital's operation log (default <kit>/operations.jsonl)")
     node.add_argument(
         "--require-hidden-updates",
         action="store_true",
         help="site policy: refuse studies whose updates the aggregator would see in the clear "
         "(allow only secure aggregation or encryption)",
     )
+
+    audit = sub.add_parser("audit", help="verify a run's evidence: ledger chain, signatures, the nodes' own logs")
+    audit.add_argument("path", type=Path, help="a run folder (made by medfed demo) or a ledger.db")
+    audit.add_argument("--kits", type=Path, help="the study's kits (default <run>/kits)")
+    audit.add_argument("--log", action="append", default=[], metavar="PARTY=PATH", help="a party's operation log")
+    audit.add_argument("--json", action="store_true", help="print the report as JSON")
 
     grant = sub.add_parser("grant", help="data-use applications and grants (the data owner's consent)")
     grant.add_argument("action", choices=["list", "approve", "deny", "revoke"])
@@ -149,8 +156,15 @@ def _dispatch(args: argparse.Namespace) -> int:
             connect_timeout=args.connect_timeout,
             max_epsilon=args.max_epsilon,
             require_hidden_updates=args.require_hidden_updates,
+            oplog_path=args.oplog,
         )
         return 0 if ok else 3
+    if args.command == "audit":
+        from medfed.orchestration.audit_run import audit_path
+
+        report, text = audit_path(args.path, kits=args.kits, logs=args.log, as_json=args.json)
+        print(text)
+        return 0 if report.ok else 4
     if args.command == "grant":
         return _grant(args)
     if args.command == "party":

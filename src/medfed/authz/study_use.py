@@ -30,7 +30,12 @@ _ALGORITHM_FILES = (
 
 
 def task_id(study: StudyConfig) -> str:
-    return f"{study.study_id}/train"
+    return task_of(study.study_id)
+
+
+def task_of(study_id: str) -> str:
+    """The training task of a study (one per study for now)."""
+    return f"{study_id}/train"
 
 
 def dataset_id(study: StudyConfig, hospital: str) -> str:

@@ -21,6 +21,7 @@ from medfed.authz import GrantBook, SqliteAuthzStore
 from medfed.core.config import StudyConfig, load_study
 from medfed.crypto import VerifyKey, get_suite
 from medfed.dispatcher.consent import ConsentGate
+from medfed.dispatcher.evidence import LEDGER_FILE, Evidence
 from medfed.dispatcher.handshakes import Handshakes
 from medfed.dispatcher.service import DispatcherService, serve
 from medfed.errors import IdentityError
@@ -102,8 +103,16 @@ def run_dispatcher_process(
     handshakes = Handshakes(
         study_id=study.study_id, name=kit.name, signing_key=intl.load_signing_key(kit.key_path.read_bytes()), suite=intl
     )
+    evidence = Evidence(
+        study, out_dir / LEDGER_FILE, name=kit.name, key=intl.load_signing_key(kit.key_path.read_bytes()), suite=intl
+    )
     service = DispatcherService(
-        study, on_round=on_round, sealer=_he_key(kit.he_key_path), consent=consent, handshakes=handshakes
+        study,
+        on_round=on_round,
+        sealer=_he_key(kit.he_key_path),
+        consent=consent,
+        handshakes=handshakes,
+        evidence=evidence,
     )
 
     def on_listening(bound: int) -> None:

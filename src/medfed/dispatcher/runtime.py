@@ -23,6 +23,7 @@ from medfed.dispatcher.coordinator import (
     Send,
     StudyFinished,
 )
+from medfed.dispatcher.evidence import Evidence, update_digest
 from medfed.dispatcher.relay import RelayCoordinator
 from medfed.dispatcher.traffic import TrafficMeter, totals
 from medfed.errors import MedfedError, ProtocolError
@@ -40,8 +41,11 @@ class DispatcherRuntime:
         *,
         clock: Callable[[], float] = time.monotonic,
         on_round: Callable[[dict[str, Any]], None] | None = None,
+        evidence: Evidence | None = None,
     ) -> None:
         self.coordinator = coordinator
+        self.evidence = evidence
+        self._digests: dict[int, dict[str, str]] = {}
         self._deliver = deliver
         self._clock = clock
         self.lock = threading.RLock()
@@ -84,6 +88,8 @@ class DispatcherRuntime:
                 ack, actions = self.coordinator.update_received(message, now=now)
                 if not ack.accepted:
                     log.warning("update from %s refused: %s", node, ack.message)
+                elif self.evidence is not None:
+                    self._digests.setdefault(message.round, {})[node] = update_digest(self.evidence.suite, frame)
             elif isinstance(message, SecAggMessage):
                 ack, actions = self.coordinator.secure_received(message, now=now)
                 if not ack.accepted:
@@ -140,12 +146,24 @@ class DispatcherRuntime:
                     log.warning("could not deliver to %s: %s", action.node, exc)
             elif isinstance(action, RoundClosed):
                 self._record_round(action)
+                self._notarise(lambda e, a=action: e.round_closed(a.record, self._digests.pop(a.record.round, {})))
             elif isinstance(action, StudyFinished):
+                if action.ok:
+                    metrics = self.rounds[-1]["metrics"] if self.rounds else {}
+                    self._notarise(lambda e, m=metrics: e.result(self.coordinator.global_params, m))
                 if action.ok:
                     log.info("study finished")
                 else:
                     log.error("study failed: %s", action.reason)
                 self.finished.set()
+
+    def _notarise(self, record: Callable[[Evidence], None]) -> None:
+        if self.evidence is None:
+            return
+        try:
+            record(self.evidence)
+        except (MedfedError, OSError) as exc:  # evidence must not stop the study; the audit will show the gap
+            log.error("could not record evidence: %s", exc)
 
     def _record_round(self, closed: RoundClosed) -> None:
         record = closed.record

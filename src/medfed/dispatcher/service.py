@@ -14,6 +14,7 @@ from medfed.core import serde
 from medfed.core.config import StudyConfig
 from medfed.core.messages import StudyResult
 from medfed.dispatcher.coordinator import ConsentCheck
+from medfed.dispatcher.evidence import Evidence
 from medfed.dispatcher.handshakes import Handshakes
 from medfed.dispatcher.runtime import DispatcherRuntime
 from medfed.dispatcher.setup import new_coordinator, new_relay
@@ -38,6 +39,7 @@ class DispatcherService:
         sealer: VectorScheme | None = None,
         consent: ConsentCheck | None = None,
         handshakes: Handshakes | None = None,
+        evidence: Evidence | None = None,
     ):
         """``handshakes``: require the application-level challenge–response before Join/Submit."""
         self.study = study
@@ -49,7 +51,9 @@ class DispatcherService:
             if study.vertical is not None
             else new_coordinator(study, now=time.monotonic(), sealer=sealer, consent=consent)
         )
-        self.runtime = DispatcherRuntime(coordinator, self._deliver, on_round=on_round)
+        self.runtime = DispatcherRuntime(coordinator, self._deliver, on_round=on_round, evidence=evidence)
+        if evidence is not None:
+            evidence.study_started()
         # One lock for outboxes and study state, so a stale disconnect cannot interleave
         # with the same node's reconnect (re-entrant: the runtime delivers while holding it).
         self._lock = self.runtime.lock

@@ -12,6 +12,7 @@ from medfed.core.config import load_study
 from medfed.crypto import get_suite
 from medfed.data import load_local_dataset
 from medfed.errors import IdentityError
+from medfed.ledger import OperationLog
 from medfed.node.consent import NodeConsent
 from medfed.node.handshake import authenticate_to_dispatcher
 from medfed.node.privacy import PrivacyGuard
@@ -26,6 +27,9 @@ from medfed.training import resolve_device, warm_up
 from medfed.transport.client import ClientTLS, DispatcherClient
 
 log = logging.getLogger("medfed.node")
+
+
+OPLOG_FILE = "operations.jsonl"
 
 
 def _dispatcher_name(kit_dir: Path) -> str:
@@ -58,6 +62,7 @@ def run_node_process(
     connect_timeout: float = 30.0,
     max_epsilon: float | None = None,
     require_hidden_updates: bool = False,
+    oplog_path: Path | None = None,
 ) -> bool:
     """Take part in the study named by the kit; returns whether the study ended well."""
     kit = load_kit(kit_dir)
@@ -76,6 +81,7 @@ def run_node_process(
         sealer=load_scheme(he_key.read_bytes()) if he_key is not None else None,
         require_hidden_updates=require_hidden_updates,
         consent=_consent(kit_dir, kit.name, kit.cert_path.read_bytes()),
+        oplog=OperationLog(oplog_path or kit_dir / OPLOG_FILE, get_suite("intl"), party=kit.name, role=Role.DATA),
     )
     warm_up()
     target = dispatcher or f"{kit.dispatcher_host}:{kit.dispatcher_port}"

@@ -6,8 +6,10 @@ import logging
 from collections.abc import Iterator
 from typing import Protocol
 
+from medfed.authz.study_use import task_of
 from medfed.core import serde
-from medfed.core.messages import Ack, NodeFailure, SecAggMessage, StudyEnd, TrainTask
+from medfed.core.messages import Ack, NodeFailure, NodeUpdate, SecAggMessage, StudyEnd, TrainTask
+from medfed.crypto import get_suite
 from medfed.errors import MedfedError, ProtocolError, TransportError
 from medfed.node.worker import NodeWorker
 
@@ -20,6 +22,11 @@ class NodeChannel(Protocol):
     def tasks(self) -> Iterator[bytes]: ...
 
     def submit(self, frame: bytes) -> bytes: ...
+
+
+def update_digest(frame: bytes) -> str:
+    # Mirrors medfed.dispatcher.evidence.update_digest (the evidence suite is intl for now).
+    return get_suite("intl").digest(frame).hex()
 
 
 def respond(worker: NodeWorker, frame: bytes) -> bytes | StudyEnd:
@@ -36,7 +43,14 @@ def respond(worker: NodeWorker, frame: bytes) -> bytes | StudyEnd:
     try:
         if isinstance(message, SecAggMessage):
             return serde.encode(worker.handle_secure(message))
-        return serde.encode(worker.handle(message))
+        reply = worker.handle(message)
+        frame = serde.encode(reply)
+        if worker.oplog is not None and isinstance(reply, NodeUpdate):
+            # The same digest the dispatcher records in the ledger: an audit compares the two.
+            worker.oplog.record_update_sent(
+                task_of(message.study_id), round_number=message.round, update_digest=update_digest(frame)
+            )
+        return frame
     except MedfedError as exc:
         log.error("round %d failed at %s: %s", message.round, worker.name, exc)
         return serde.encode(

@@ -17,8 +17,9 @@ from torch import nn
 from medfed.aggregation.sealed import is_sealed, open_sealed, seal, weighted_vector
 from medfed.core.messages import NodeUpdate, SecAggMessage, TrainTask
 from medfed.data import LocalDataset, images_to_float
-from medfed.errors import ConfigError, DataError, ModelError, ProtocolError
+from medfed.errors import ConfigError, DataError, MedfedError, ModelError, ProtocolError
 from medfed.evaluation.ranking import macro_auc
+from medfed.ledger import OperationLog, Outcome
 from medfed.models import build_model, load_arrays, model_arrays
 from medfed.node.consent import NodeConsent
 from medfed.node.privacy import PrivacyGuard, RoundPrivacy, clip_update
@@ -42,6 +43,7 @@ class NodeWorker:
         sealer: VectorScheme | None = None,
         require_hidden_updates: bool = False,
         consent: NodeConsent | None = None,
+        oplog: OperationLog | None = None,
     ) -> None:
         """``sealer``: the study's homomorphic scheme with its secret key, when updates are encrypted.
         ``require_hidden_updates``: site policy, refuse any task whose update the aggregator would
@@ -49,6 +51,7 @@ class NodeWorker:
         self.name = name
         self.require_hidden_updates = require_hidden_updates
         self.consent = consent
+        self.oplog = oplog  # this hospital's own tamper-evident operation log (5.5.1.4a)
         self.guard = guard or PrivacyGuard()
         self.sealer = sealer
         self._sessions: dict[int, SecureSession] = {}
@@ -113,7 +116,12 @@ class NodeWorker:
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"task configuration is incomplete or malformed: {exc}") from None
         if self.consent is not None:
-            self.consent.verify(config, now=time.time())
+            try:
+                grant = self.consent.verify(config, now=time.time())
+            except MedfedError as exc:
+                self._log("verify_grant", task.study_id, Outcome.REFUSED, reason=str(exc))
+                raise
+            self._log("verify_grant", task.study_id, Outcome.OK, grant=grant.grant_id, round=task.round)
         if self.require_hidden_updates and not ({"secure_aggregation", "encryption"} & set(config)):
             raise ConfigError(
                 f"{self.name}'s policy requires updates hidden from the aggregator (secure aggregation "
@@ -194,6 +202,10 @@ class NodeWorker:
             train_seconds=stats.seconds,
             metrics=metrics,
         )
+
+    def _log(self, action: str, target: str, outcome: Outcome, **details: object) -> None:
+        if self.oplog is not None:
+            self.oplog.record(action, target, outcome, details=details)
 
     def _sealer_for(self, config: dict[str, Any]) -> VectorScheme:
         wanted = config.get("encryption")

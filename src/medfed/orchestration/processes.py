@@ -133,6 +133,7 @@ class Deployment:
                 "--dispatcher", f"127.0.0.1:{self.port}",
                 "--device", self.launch.device,
                 "--threads", str(self.launch.node_threads),
+                "--oplog", str(self.logs / f"{name}.operations.jsonl"),
                 *(extra or []),
             ],
             self.logs / f"{name}.log",
