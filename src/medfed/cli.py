@@ -66,6 +66,15 @@ def _parser() -> argparse.ArgumentParser:
         "(allow only secure aggregation or encryption)",
     )
 
+    keys = sub.add_parser("keys", help="key management: generate, list, rotate, revoke, destroy, export-public")
+    keys.add_argument("action", choices=["generate", "list", "rotate", "revoke", "destroy", "export-public"])
+    keys.add_argument("--store", type=Path, required=True, help="the party's key store folder")
+    keys.add_argument("--suite", default="gm", choices=["gm", "intl"], help="for generate (default gm: SM2)")
+    keys.add_argument("--label", default="identity")
+    keys.add_argument("--fingerprint", help="the key to revoke or destroy")
+    keys.add_argument("--reason", default="", help="why it is revoked (e.g. key_compromise)")
+    keys.add_argument("--passphrase-env", default="MEDFED_KEY_PASSPHRASE", help="variable holding the passphrase")
+
     audit = sub.add_parser("audit", help="verify a run's evidence: ledger chain, signatures, the nodes' own logs")
     audit.add_argument("path", type=Path, help="a run folder (made by medfed demo) or a ledger.db")
     audit.add_argument("--kits", type=Path, help="the study's kits (default <run>/kits)")
@@ -159,6 +168,15 @@ def _dispatch(args: argparse.Namespace) -> int:
             oplog_path=args.oplog,
         )
         return 0 if ok else 3
+    if args.command == "keys":
+        from medfed.crypto import KeyStore
+        from medfed.orchestration.keys import run_keys
+
+        print(run_keys(
+            args.action, KeyStore(args.store), suite=args.suite, label=args.label,
+            fingerprint=args.fingerprint, reason=args.reason, env=args.passphrase_env,
+        ))
+        return 0
     if args.command == "audit":
         from medfed.orchestration.audit_run import audit_path
 

@@ -198,14 +198,21 @@ class KeyStore:
             return self._add(key, self._suite(suite), passphrase, label, _now(now))
 
     def rotate(
-        self, passphrase: bytes, *, label: str = DEFAULT_LABEL, now: datetime | None = None
+        self,
+        passphrase: bytes,
+        *,
+        label: str = DEFAULT_LABEL,
+        now: datetime | None = None,
+        old_passphrase: bytes | None = None,
     ) -> KeyRecord:
         """Retire the current key of ``label`` and make a new key of the same suite current.
 
-        The retired key stays (encrypted) and loadable by fingerprint. ``passphrase`` protects
-        the new key. Returns the new record.
+        The retired key stays (encrypted) and loadable by fingerprint. ``old_passphrase``
+        (default: ``passphrase``) must open the current key — whoever rotates must hold it,
+        CryptoError otherwise; ``passphrase`` protects the new key. Returns the new record.
         """
         when = _now(now)
+        self.load(old_passphrase or passphrase, label=label)  # proves the caller holds the current key
         with self._locked():
             old = self.current(label)
             self._update(old.fingerprint, status=KeyStatus.RETIRED, retired=when)

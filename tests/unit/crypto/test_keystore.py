@@ -103,7 +103,7 @@ def test_second_generate_for_a_label_must_be_a_rotation(store: tuple[KeyStore, s
 def test_rotate_retires_the_old_key_and_keeps_it_loadable(store: tuple[KeyStore, str]) -> None:
     keys, suite_name = store
     old = keys.generate(suite_name, PASS, now=T0)
-    new = keys.rotate(b"new passphrase", now=T1)
+    new = keys.rotate(b"new passphrase", now=T1, old_passphrase=PASS)
     assert new.fingerprint != old.fingerprint and keys.current() == new
     retired = keys.record(old.fingerprint)
     assert retired.status is KeyStatus.RETIRED and retired.retired == T1
@@ -186,3 +186,15 @@ def test_adding_a_key_of_another_suite_is_refused_at_once(tmp_path: Path) -> Non
     rec = keys.add(ca_key, "gm", PASS, label="ca")
     assert rec.fingerprint == ca_key.verify_key().fingerprint()
     assert keys.load(PASS, label="ca").verify_key().fingerprint() == rec.fingerprint
+
+
+@pytest.mark.clause("5.5.1.3c")
+def test_rotation_needs_the_current_keys_passphrase(tmp_path) -> None:
+    from medfed.crypto import CryptoError, KdfParams, KeyStore, get_suite
+
+    store = KeyStore(tmp_path / "keys", kdf=KdfParams(time_cost=1, memory_cost_kib=8192, parallelism=1))
+    first = store.generate(get_suite("intl"), b"the right passphrase")
+    with pytest.raises(CryptoError):
+        store.rotate(b"not the passphrase!")
+    assert store.current().fingerprint == first.fingerprint
+    assert store.rotate(b"the right passphrase").fingerprint != first.fingerprint
