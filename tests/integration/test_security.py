@@ -14,8 +14,8 @@ from medfed.core.messages import DECLARED_METRICS, Ack, NodeUpdate, StudyEnd, Tr
 from medfed.data import images_to_float, load_local_dataset
 from medfed.errors import IdentityError, TransportError
 from medfed.models import build_model, model_arrays
-from medfed.node.runner import run_node
 from medfed.node.handshake import authenticate_to_dispatcher
+from medfed.node.runner import run_node
 from medfed.node.worker import NodeWorker
 from medfed.pki import CertificateAuthority, load_kit
 from medfed.provision import provision_study

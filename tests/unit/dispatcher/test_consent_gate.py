@@ -15,7 +15,14 @@ from medfed.core.config import load_study
 from medfed.core.messages import NodeUpdate, TrainTask
 from medfed.crypto import get_suite
 from medfed.dispatcher.consent import ConsentGate
-from medfed.dispatcher.coordinator import Coordinator, Phase, RoundClosed, Send, StudyFinished, StudyPlan
+from medfed.dispatcher.coordinator import (
+    Coordinator,
+    Phase,
+    RoundClosed,
+    Send,
+    StudyFinished,
+    StudyPlan,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "pneumonia-3-hospitals.toml"
 SUITE = get_suite("intl")
