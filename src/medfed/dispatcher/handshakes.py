@@ -23,10 +23,9 @@ from medfed.authn import (
     HandshakeConfig,
     NonceCache,
 )
-from medfed.crypto import SigningKey, Suite
+from medfed.crypto import SigningKey, Suite, VerifyKey
 from medfed.errors import IdentityError, ProtocolError
 from medfed.pki import PeerIdentity
-from medfed.pki.identity import public_key_pem
 
 log = logging.getLogger("medfed.dispatcher")
 
@@ -43,6 +42,7 @@ class Handshakes:
         name: str,
         signing_key: SigningKey,
         suite: Suite,
+        peer_key: Callable[[str, bytes], VerifyKey],
         session_s: float = 12 * 3600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -50,6 +50,7 @@ class Handshakes:
         self._name = name
         self._key = signing_key
         self._suite = suite
+        self._peer_key = peer_key  # (party name, its TLS certificate) -> its identity key
         self._session_s = session_s
         self._clock = clock
         self._nonces = NonceCache()
@@ -73,7 +74,7 @@ class Handshakes:
                     own_name=self._name,
                     peer_name=peer.name,
                     signing_key=self._key,
-                    peer_key=self._suite.load_verify_key(public_key_pem(cert_pem)),
+                    peer_key=self._peer_key(peer.name, cert_pem),
                     channel_binding=channel_binding(self._suite, cert_pem),
                 )
                 responder = ChallengeResponder(config, self._nonces, audit=self._audit)

@@ -26,8 +26,8 @@ from medfed.dispatcher.handshakes import Handshakes
 from medfed.dispatcher.service import DispatcherService, serve
 from medfed.errors import IdentityError
 from medfed.pki import load_kit
-from medfed.pki.identity import public_key_pem
-from medfed.pki.kit import OWNERS_DIR
+from medfed.pki.kit import OWNERS_DIR, PEERS_DIR
+from medfed.pki.suite_identity import SM2_CA_FILE, SM2_CERT_FILE, kit_suite, verify_key
 from medfed.privacy.he import VectorScheme, load_scheme
 from medfed.roles import Role
 from medfed.transport.server import ServerTLS
@@ -44,16 +44,26 @@ def _write_atomic(path: Path, data: bytes) -> None:
 GRANTS_FILE = "grants.db"
 
 
+def peer_key(study: StudyConfig, kit_dir: Path, name: str, tls_cert_pem: bytes | None = None) -> VerifyKey:
+    """A party's identity key as the dispatcher knows it: from its TLS certificate (intl) or
+    from its SM2 certificate in the dispatcher's kit, checked against the study's SM2 CA (gm)."""
+    suite = study.security.suite.value
+    if suite == "gm":
+        path = kit_dir / PEERS_DIR / f"{name}.{SM2_CERT_FILE}"
+        ca = kit_dir / SM2_CA_FILE
+    else:
+        path = kit_dir / OWNERS_DIR / f"{name}.pem"
+        ca = None
+    if tls_cert_pem is not None and suite != "gm":
+        return verify_key(tls_cert_pem, suite)
+    if not path.is_file():
+        raise IdentityError(f"no {suite} certificate for {name} at {path}; re-provision the study")
+    return verify_key(path.read_bytes(), suite, ca_pem=ca.read_bytes() if ca else None, name=name)
+
+
 def owner_keys(study: StudyConfig, kit_dir: Path) -> dict[str, VerifyKey]:
     """Each hospital's data-owner key, from the certificates provisioning put in the dispatcher's kit."""
-    suite = get_suite(study.security.suite.value)
-    keys = {}
-    for hospital in study.hospitals:
-        path = kit_dir / OWNERS_DIR / f"{hospital}.pem"
-        if not path.is_file():
-            raise IdentityError(f"no certificate for {hospital}'s data owner at {path}; re-provision the study")
-        keys[hospital] = suite.load_verify_key(public_key_pem(path.read_bytes()))
-    return keys
+    return {hospital: peer_key(study, kit_dir, hospital) for hospital in study.hospitals}
 
 
 def open_consent_gate(study: StudyConfig, kit_dir: Path, grants_path: Path, *, requester: str) -> ConsentGate:
@@ -98,14 +108,15 @@ def run_dispatcher_process(
     consent = None
     if study.security.require_grants and study.vertical is None:
         consent = open_consent_gate(study, kit_dir, grants_path or out_dir / GRANTS_FILE, requester=kit.name)
-    # Identity keys are the kits' TLS keys (ECDSA P-256): the handshake runs in the intl suite.
-    intl = get_suite("intl")
+    suite, own_key = kit_suite(kit_dir, study.security.suite.value)
     handshakes = Handshakes(
-        study_id=study.study_id, name=kit.name, signing_key=intl.load_signing_key(kit.key_path.read_bytes()), suite=intl
+        study_id=study.study_id,
+        name=kit.name,
+        signing_key=own_key,
+        suite=suite,
+        peer_key=lambda name, tls_cert: peer_key(study, kit_dir, name, tls_cert),
     )
-    evidence = Evidence(
-        study, out_dir / LEDGER_FILE, name=kit.name, key=intl.load_signing_key(kit.key_path.read_bytes()), suite=intl
-    )
+    evidence = Evidence(study, out_dir / LEDGER_FILE, name=kit.name, key=own_key, suite=suite)
     service = DispatcherService(
         study,
         on_round=on_round,

@@ -12,30 +12,37 @@ import time
 from typing import Protocol
 
 from medfed.authn import ChallengeInitiator, ChallengeResponse, HandshakeConfig, NonceCache
-from medfed.crypto import get_suite
 from medfed.errors import IdentityError, ProtocolError
 from medfed.pki import StartupKit
-from medfed.pki.identity import public_key_pem
 from medfed.pki.kit import DISPATCHER_CERT_FILE
+from medfed.pki.suite_identity import SM2_CA_FILE, SM2_CERT_FILE, kit_suite, verify_key
 
 
 class AuthChannel(Protocol):
     def authenticate(self, message: bytes) -> bytes: ...
 
 
-def authenticate_to_dispatcher(channel: AuthChannel, kit: StartupKit, *, dispatcher_name: str = "dispatcher") -> None:
-    """Complete the mutual challenge–response; IdentityError if the dispatcher's answer is wrong."""
-    suite = get_suite("intl")  # identity keys are the kits' TLS keys (ECDSA P-256)
-    dispatcher_cert = kit.directory / DISPATCHER_CERT_FILE
+def authenticate_to_dispatcher(
+    channel: AuthChannel, kit: StartupKit, *, dispatcher_name: str = "dispatcher", suite_name: str = "intl"
+) -> None:
+    """Complete the mutual challenge–response in the study's suite (SM2 under gm); IdentityError
+    if the dispatcher's answer does not verify with the dispatcher certificate in the kit."""
+    suite, own_key = kit_suite(kit.directory, suite_name)
+    cert_name = f"dispatcher.{SM2_CERT_FILE}" if suite_name == "gm" else DISPATCHER_CERT_FILE
+    dispatcher_cert = kit.directory / cert_name
     if not dispatcher_cert.is_file():
-        raise IdentityError(f"kit {kit.directory} lacks {DISPATCHER_CERT_FILE}; re-provision the study")
+        raise IdentityError(f"kit {kit.directory} lacks {cert_name}; re-provision the study")
+    ca = kit.directory / SM2_CA_FILE
     own_cert = kit.cert_path.read_bytes()
     config = HandshakeConfig(
         study_id=kit.study_id,
         own_name=kit.name,
         peer_name=dispatcher_name,
-        signing_key=suite.load_signing_key(kit.key_path.read_bytes()),
-        peer_key=suite.load_verify_key(public_key_pem(dispatcher_cert.read_bytes())),
+        signing_key=own_key,
+        peer_key=verify_key(
+            dispatcher_cert.read_bytes(), suite_name, ca_pem=ca.read_bytes() if ca.is_file() else None,
+            name=dispatcher_name,
+        ),
         channel_binding=suite.digest(b"medfed/tls-client-cert/v1" + own_cert),
     )
     initiator = ChallengeInitiator(config, NonceCache())

@@ -47,7 +47,7 @@ def run_party_process(
     client = DispatcherClient(target, tls, connect_timeout=connect_timeout)
     try:
         dispatcher = next(p.name for p in study.parties if p.role is Role.DISPATCHER)
-        authenticate_to_dispatcher(client, kit, dispatcher_name=dispatcher)
+        authenticate_to_dispatcher(client, kit, dispatcher_name=dispatcher, suite_name=study.security.suite.value)
         end = run_relay_party(party, client)
     finally:
         client.close()

@@ -19,8 +19,8 @@ from medfed.node.privacy import PrivacyGuard
 from medfed.node.runner import run_node
 from medfed.node.worker import NodeWorker
 from medfed.pki import load_kit
-from medfed.pki.identity import public_key_pem
 from medfed.pki.kit import CONSENT_FILE
+from medfed.pki.suite_identity import SM2_CA_FILE, identity_cert_name, verify_key
 from medfed.privacy.he import load_scheme
 from medfed.roles import Role
 from medfed.training import resolve_device, warm_up
@@ -37,17 +37,19 @@ def _dispatcher_name(kit_dir: Path) -> str:
     return next(p.name for p in study.parties if p.role is Role.DISPATCHER)
 
 
-def _consent(kit_dir: Path, name: str, cert_pem: bytes) -> NodeConsent | None:
+def _consent(kit_dir: Path, name: str) -> NodeConsent | None:
     """The node's own grant check, when the study it agreed to (its kit's copy) requires grants."""
     study = load_study(kit_dir / "study.toml")
     if not study.security.require_grants:
         return None
-    suite = get_suite(study.security.suite.value)
+    suite = study.security.suite.value
+    ca = kit_dir / SM2_CA_FILE
+    own_cert = (kit_dir / identity_cert_name(suite)).read_bytes()
     return NodeConsent(
         study,
         name,
-        owner_key=suite.load_verify_key(public_key_pem(cert_pem)),
-        suite=suite,
+        owner_key=verify_key(own_cert, suite, ca_pem=ca.read_bytes() if ca.is_file() else None, name=name),
+        suite=get_suite(suite),
         store=SqliteAuthzStore(kit_dir / CONSENT_FILE),
     )
 
@@ -72,6 +74,7 @@ def run_node_process(
         torch.set_num_threads(threads)
     dataset = load_local_dataset(data_path)
     chosen = resolve_device(device)
+    suite = load_study(kit_dir / "study.toml").security.suite.value
     he_key = kit.he_key_path
     worker = NodeWorker(
         kit.name,
@@ -80,8 +83,8 @@ def run_node_process(
         guard=PrivacyGuard(max_epsilon=max_epsilon),
         sealer=load_scheme(he_key.read_bytes()) if he_key is not None else None,
         require_hidden_updates=require_hidden_updates,
-        consent=_consent(kit_dir, kit.name, kit.cert_path.read_bytes()),
-        oplog=OperationLog(oplog_path or kit_dir / OPLOG_FILE, get_suite("intl"), party=kit.name, role=Role.DATA),
+        consent=_consent(kit_dir, kit.name),
+        oplog=OperationLog(oplog_path or kit_dir / OPLOG_FILE, get_suite(suite), party=kit.name, role=Role.DATA),
     )
     warm_up()
     target = dispatcher or f"{kit.dispatcher_host}:{kit.dispatcher_port}"
@@ -96,7 +99,7 @@ def run_node_process(
     )
     client = DispatcherClient(target, tls, connect_timeout=connect_timeout)
     try:
-        authenticate_to_dispatcher(client, kit, dispatcher_name=_dispatcher_name(kit_dir))
+        authenticate_to_dispatcher(client, kit, dispatcher_name=_dispatcher_name(kit_dir), suite_name=suite)
         end = run_node(worker, client)
     finally:
         client.close()

@@ -9,7 +9,6 @@ from typing import Protocol
 from medfed.authz.study_use import task_of
 from medfed.core import serde
 from medfed.core.messages import Ack, NodeFailure, NodeUpdate, SecAggMessage, StudyEnd, TrainTask
-from medfed.crypto import get_suite
 from medfed.errors import MedfedError, ProtocolError, TransportError
 from medfed.node.worker import NodeWorker
 
@@ -22,11 +21,6 @@ class NodeChannel(Protocol):
     def tasks(self) -> Iterator[bytes]: ...
 
     def submit(self, frame: bytes) -> bytes: ...
-
-
-def update_digest(frame: bytes) -> str:
-    # Mirrors medfed.dispatcher.evidence.update_digest (the evidence suite is intl for now).
-    return get_suite("intl").digest(frame).hex()
 
 
 def respond(worker: NodeWorker, frame: bytes) -> bytes | StudyEnd:
@@ -48,7 +42,9 @@ def respond(worker: NodeWorker, frame: bytes) -> bytes | StudyEnd:
         if worker.oplog is not None and isinstance(reply, NodeUpdate):
             # The same digest the dispatcher records in the ledger: an audit compares the two.
             worker.oplog.record_update_sent(
-                task_of(message.study_id), round_number=message.round, update_digest=update_digest(frame)
+                # Mirrors medfed.dispatcher.evidence.update_digest, in the study's suite.
+                task_of(message.study_id), round_number=message.round,
+                update_digest=worker.oplog.suite.digest(frame).hex(),
             )
         return frame
     except MedfedError as exc:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from medfed.core.config import load_study
 from medfed.crypto import VerifyKey, get_suite
 from medfed.errors import ConfigError
 from medfed.ledger import AuditReport, audit, open_store, render_text
 from medfed.pki import load_kit
-from medfed.pki.identity import public_key_pem
+from medfed.pki.suite_identity import SM2_CA_FILE, identity_cert_name, verify_key
 from medfed.roles import Role
 
 
@@ -37,12 +38,18 @@ def audit_path(
         ledger = path
     if kits is None or not kits.is_dir():
         raise ConfigError("the audit needs the study's kits (--kits): they hold every party's certificate")
-    suite = get_suite("intl")  # evidence is signed with the kits' ECDSA identity keys
+    kit_dirs = sorted(p for p in kits.iterdir() if (p / "kit.toml").is_file())
+    if not kit_dirs:
+        raise ConfigError(f"no kits in {kits}")
+    name = load_study(kit_dirs[0] / "study.toml").security.suite.value  # the study's suite signs the evidence
+    suite = get_suite(name)
     keys: dict[str, VerifyKey] = {}
     notary = ""
-    for kit_dir in sorted(p for p in kits.iterdir() if (p / "kit.toml").is_file()):
+    for kit_dir in kit_dirs:
         kit = load_kit(kit_dir)
-        keys[kit.name] = suite.load_verify_key(public_key_pem(kit.cert_path.read_bytes()))
+        ca = kit_dir / SM2_CA_FILE
+        cert = (kit_dir / identity_cert_name(name)).read_bytes()
+        keys[kit.name] = verify_key(cert, name, ca_pem=ca.read_bytes() if ca.is_file() else None, name=kit.name)
         if kit.role is Role.DISPATCHER:
             notary = kit.name  # the notary runs inside the dispatcher's process
     local: dict[str, Path] = {}

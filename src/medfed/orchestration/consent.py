@@ -26,6 +26,7 @@ from medfed.dispatcher.process import owner_keys
 from medfed.errors import IdentityError
 from medfed.pki import load_kit
 from medfed.pki.kit import CONSENT_FILE
+from medfed.pki.suite_identity import signing_key
 from medfed.roles import Role
 
 
@@ -43,7 +44,7 @@ def approve(book: GrantBook, application_id: str, owner_kit: Path, *, study: Stu
     kit = load_kit(owner_kit)
     if kit.role is not Role.DATA:
         raise IdentityError(f"kit {owner_kit} belongs to a {kit.role.value} party; a hospital's data owner approves")
-    key = get_suite(study.security.suite.value).load_signing_key(kit.key_path.read_bytes())
+    key = signing_key(owner_kit, study.security.suite.value)
     return book.approve(application_id, key, now=time.time())
 
 

@@ -39,6 +39,8 @@ HE_PUBLIC_FILE = "he.pub"
 HE_SECRET_FILE = "he.key"
 # The dispatcher's kit holds each hospital's certificate: the data owners' keys that sign grants.
 OWNERS_DIR = "owners"
+# Under the gm suite, the dispatcher's kit also holds every party's SM2 certificate.
+PEERS_DIR = "peers"
 # The dispatcher's certificate in every party's kit: the key its challenge–response answer must verify with.
 DISPATCHER_CERT_FILE = "dispatcher.pem"
 # A hospital's own consent store (revocations its data owner recorded).

@@ -13,11 +13,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medfed.core.config import Encryption, StudyConfig, dump_study
+from medfed.core.config import CryptoSuiteName, Encryption, StudyConfig, dump_study
+from medfed.crypto import get_suite
 from medfed.errors import ConfigError
 from medfed.pki import CertificateAuthority, StartupKit, write_kit
 from medfed.pki._files import write_private
-from medfed.pki.kit import DISPATCHER_CERT_FILE, HE_PUBLIC_FILE, HE_SECRET_FILE, OWNERS_DIR
+from medfed.pki.gm_certs import create_gm_authority, issue_gm_certificate
+from medfed.pki.kit import (
+    DISPATCHER_CERT_FILE,
+    HE_PUBLIC_FILE,
+    HE_SECRET_FILE,
+    OWNERS_DIR,
+    PEERS_DIR,
+)
+from medfed.pki.suite_identity import SM2_CA_FILE, SM2_CERT_FILE, SM2_KEY_FILE
 from medfed.privacy.he import VectorScheme, generate_scheme
 from medfed.roles import Role
 
@@ -111,11 +120,39 @@ def provision_study(
     owners.mkdir(exist_ok=True)
     for name in study.hospitals:
         (owners / f"{name}.pem").write_bytes(kits[name].cert_path.read_bytes())
+    if study.security.suite is CryptoSuiteName.GM:
+        _provision_sm2(study, out_dir, valid_days=valid_days)
     scheme = study_he_scheme(study)
     if scheme is not None:
         _write_he_keys(study, out_dir, scheme)
     (out_dir / README_FILE).write_text(_readme(study), encoding="utf-8")
     return kits
+
+
+def _provision_sm2(study: StudyConfig, out_dir: Path, *, valid_days: int) -> None:
+    """SM2 identities for a ``gm`` study: an SM2 CA, and per party an SM2 key and certificate
+    naming the same party and role as its TLS certificate. The dispatcher's kit gets every
+    party's SM2 certificate (to verify challenge answers and grants), every kit the
+    dispatcher's and the CA's."""
+    gm = get_suite("gm")
+    authority = create_gm_authority(study.study_id, valid_days=valid_days)
+    write_private(out_dir / CA_DIR / "sm2-ca.key", authority.key.private_bytes(None))
+    (out_dir / CA_DIR / SM2_CA_FILE).write_bytes(authority.cert_pem)
+    certs: dict[str, bytes] = {}
+    for party in study.parties:
+        key = gm.generate_signing_key()
+        certs[party.name] = issue_gm_certificate(
+            authority, party.name, party.role, key.verify_key(), valid_days=valid_days
+        )
+        write_private(out_dir / party.name / SM2_KEY_FILE, key.private_bytes(None))
+        (out_dir / party.name / SM2_CERT_FILE).write_bytes(certs[party.name])
+        (out_dir / party.name / SM2_CA_FILE).write_bytes(authority.cert_pem)
+    dispatcher = next(p.name for p in study.parties if p.role is Role.DISPATCHER)
+    peers = out_dir / dispatcher / PEERS_DIR
+    peers.mkdir(exist_ok=True)
+    for party in study.parties:
+        (peers / f"{party.name}.{SM2_CERT_FILE}").write_bytes(certs[party.name])
+        (out_dir / party.name / f"dispatcher.{SM2_CERT_FILE}").write_bytes(certs[dispatcher])
 
 
 # Who may decrypt: the hospitals (they continue training from the sum) and the result party.

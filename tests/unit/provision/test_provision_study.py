@@ -9,7 +9,7 @@ import pytest
 from cryptography import x509
 
 from medfed.core.config import Party, StudyConfig, load_study
-from medfed.errors import ConfigError
+from medfed.errors import ConfigError, IdentityError
 from medfed.pki import CertificateAuthority, identity_from_cert, load_kit, verify_issued_by
 from medfed.provision import provision_study
 from medfed.roles import Role
@@ -92,14 +92,20 @@ def test_every_private_key_is_0600(provisioned: Path) -> None:
 
 
 def test_ca_key_stays_out_of_every_kit(provisioned: Path) -> None:
-    assert sorted(p.relative_to(provisioned).as_posix() for p in provisioned.rglob("*.key")) == [
-        "ca/ca.key"
-    ]
+    keys = sorted(p.relative_to(provisioned).as_posix() for p in provisioned.rglob("*.key"))
+    # The CA keys stay in ca/; each kit holds only its own party's SM2 key (the example is a gm study).
+    assert [k for k in keys if not k.endswith("/sm2.key")] == ["ca/ca.key", "ca/sm2-ca.key"]
+    assert all(k.count("/") == 1 for k in keys)
     assert sorted(p.name for p in (provisioned / "hospital-a").iterdir()) == [
         "ca.pem",
         "cert.pem",
+        "dispatcher.pem",
+        "dispatcher.sm2.pem",
         "key.pem",
         "kit.toml",
+        "sm2-ca.pem",
+        "sm2.key",
+        "sm2.pem",
         "study.toml",
     ]
     from medfed.core.config import load_study
@@ -166,3 +172,33 @@ def test_an_encrypted_study_gives_the_aggregator_only_the_public_key(tmp_path: P
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
         assert load_scheme(key.read_bytes()).can_decrypt
     assert load_kit(tmp_path / "initiator").he_key_path is None
+
+
+@pytest.mark.clause("5.5.1.3a", "5.4.2.3a")
+def test_a_gm_study_gives_every_party_an_sm2_identity_bound_to_its_name(tmp_path: Path) -> None:
+    from medfed.core.config import CryptoSuiteName, SecurityConfig
+    from medfed.crypto import get_suite
+    from medfed.pki.gm_certs import verify_gm_certificate
+    from medfed.pki.suite_identity import signing_key, verify_key
+
+    root = Path(__file__).resolve().parents[3]
+    study = replace(
+        load_study(root / "examples" / "pneumonia-3-hospitals.toml"),
+        security=SecurityConfig(suite=CryptoSuiteName.GM),
+    )
+    provision_study(study, tmp_path)
+    ca = (tmp_path / "ca" / "sm2-ca.pem").read_bytes()
+    for party in study.parties:
+        kit = tmp_path / party.name
+        assert stat.S_IMODE((kit / "sm2.key").stat().st_mode) == 0o600
+        verified = verify_gm_certificate((kit / "sm2.pem").read_bytes(), ca)
+        assert (verified.identity.name, verified.identity.role) == (party.name, party.role)
+        key = signing_key(kit, "gm")
+        signature = key.sign(b"evidence")
+        verify_key((kit / "sm2.pem").read_bytes(), "gm", ca_pem=ca, name=party.name).verify(b"evidence", signature)
+        assert get_suite("gm").name == "gm"
+    # The dispatcher holds every party's SM2 certificate; a certificate for another name is refused.
+    peers = tmp_path / "dispatcher" / "peers"
+    assert sorted(p.name for p in peers.iterdir()) == sorted(f"{p.name}.sm2.pem" for p in study.parties)
+    with pytest.raises(IdentityError):
+        verify_key((peers / "hospital-a.sm2.pem").read_bytes(), "gm", ca_pem=ca, name="hospital-b")
