@@ -75,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     keys.add_argument("--reason", default="", help="why it is revoked (e.g. key_compromise)")
     keys.add_argument("--passphrase-env", default="MEDFED_KEY_PASSPHRASE", help="variable holding the passphrase")
 
+    certs = sub.add_parser("revoke-cert", help="revoke a party's certificate (checked at every connection)")
+    certs.add_argument("--dispatcher-kit", type=Path, required=True)
+    certs.add_argument("--kit", type=Path, required=True, help="the kit of the party whose certificate is revoked")
+    certs.add_argument("--reason", default="unspecified")
+
     audit = sub.add_parser("audit", help="verify a run's evidence: ledger chain, signatures, the nodes' own logs")
     audit.add_argument("path", type=Path, help="a run folder (made by medfed demo) or a ledger.db")
     audit.add_argument("--kits", type=Path, help="the study's kits (default <run>/kits)")
@@ -176,6 +181,14 @@ def _dispatch(args: argparse.Namespace) -> int:
             args.action, KeyStore(args.store), suite=args.suite, label=args.label,
             fingerprint=args.fingerprint, reason=args.reason, env=args.passphrase_env,
         ))
+        return 0
+    if args.command == "revoke-cert":
+        from medfed.pki import load_kit
+        from medfed.pki.revocation import revoke_certificate
+
+        kit = load_kit(args.kit)
+        entry = revoke_certificate(args.dispatcher_kit, kit.name, kit.cert_path.read_bytes(), reason=args.reason)
+        print(f"revoked the certificate of {entry['party']} ({entry['reason']}): refused from its next connection")
         return 0
     if args.command == "audit":
         from medfed.orchestration.audit_run import audit_path

@@ -120,6 +120,7 @@ def test_mutual_tls_alone_is_not_enough_a_party_must_answer_the_challenge(site, 
         fake = tmp_path / "kit-with-another-dispatcher"
         shutil.copytree(site.kits / "hospital-b", fake)
         (fake / "dispatcher.pem").write_bytes((site.kits / "hospital-c" / "cert.pem").read_bytes())
+        (fake / "dispatcher.sm2.pem").write_bytes((site.kits / "hospital-c" / "sm2.pem").read_bytes())
         doubter = DispatcherClient(f"127.0.0.1:{port}", _tls(fake), connect_timeout=10)
         with pytest.raises(IdentityError):
             authenticate_to_dispatcher(doubter, load_kit(fake))
@@ -127,6 +128,33 @@ def test_mutual_tls_alone_is_not_enough_a_party_must_answer_the_challenge(site, 
         honest = DispatcherClient(f"127.0.0.1:{port}", _tls(site.kits / "hospital-b"), connect_timeout=10)
         authenticate_to_dispatcher(honest, load_kit(site.kits / "hospital-b"))
         honest.close()
+    finally:
+        deployment.kill_all()
+
+
+@pytest.mark.clause("5.5.1.3c", "5.5.1.2c")
+def test_a_revoked_certificate_is_refused_at_its_next_connection(site) -> None:
+    from medfed.cli import main
+
+    deployment = site.deployment()
+    try:
+        port = deployment.start_dispatcher()
+        before = DispatcherClient(f"127.0.0.1:{port}", _tls(site.kits / "hospital-b"), connect_timeout=10)
+        authenticate_to_dispatcher(before, load_kit(site.kits / "hospital-b"))
+        assert main([
+            "revoke-cert", "--dispatcher-kit", str(site.kits / "dispatcher"),
+            "--kit", str(site.kits / "hospital-b"), "--reason", "key_compromise",
+        ]) == 0
+        with pytest.raises(IdentityError, match="revoked"):  # an open session stops too
+            before.submit(b"frame")
+        before.close()
+        after = DispatcherClient(f"127.0.0.1:{port}", _tls(site.kits / "hospital-b"), connect_timeout=10)
+        with pytest.raises(IdentityError, match="revoked.*key_compromise"):
+            authenticate_to_dispatcher(after, load_kit(site.kits / "hospital-b"))
+        after.close()
+        other = DispatcherClient(f"127.0.0.1:{port}", _tls(site.kits / "hospital-a"), connect_timeout=10)
+        authenticate_to_dispatcher(other, load_kit(site.kits / "hospital-a"))
+        other.close()
     finally:
         deployment.kill_all()
 

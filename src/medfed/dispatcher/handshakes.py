@@ -43,6 +43,7 @@ class Handshakes:
         signing_key: SigningKey,
         suite: Suite,
         peer_key: Callable[[str, bytes], VerifyKey],
+        revocation_check: Callable[[bytes], None] | None = None,
         session_s: float = 12 * 3600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -51,6 +52,7 @@ class Handshakes:
         self._key = signing_key
         self._suite = suite
         self._peer_key = peer_key  # (party name, its TLS certificate) -> its identity key
+        self._revocation_check = revocation_check  # raises for a revoked certificate
         self._session_s = session_s
         self._clock = clock
         self._nonces = NonceCache()
@@ -62,6 +64,8 @@ class Handshakes:
     def step(self, peer: PeerIdentity, cert_pem: bytes, message: bytes) -> bytes:
         """Answer a challenge (returns the response) or take a confirmation (returns ``{"ok": true}``)."""
         now = self._clock()
+        if self._revocation_check is not None:
+            self._revocation_check(cert_pem)  # checked at every connection (5.5.1.3c)
         try:
             data = json.loads(message)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -92,6 +96,8 @@ class Handshakes:
         raise ProtocolError(f"unexpected challenge–response message {kind!r}")
 
     def check(self, peer: PeerIdentity, cert_pem: bytes) -> None:
+        if self._revocation_check is not None:
+            self._revocation_check(cert_pem)
         with self._lock:
             session = self._sessions.get(peer.name)
         if session is None:

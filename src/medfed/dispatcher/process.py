@@ -27,6 +27,7 @@ from medfed.dispatcher.service import DispatcherService, serve
 from medfed.errors import IdentityError
 from medfed.pki import load_kit
 from medfed.pki.kit import OWNERS_DIR, PEERS_DIR
+from medfed.pki.revocation import check_not_revoked
 from medfed.pki.suite_identity import SM2_CA_FILE, SM2_CERT_FILE, kit_suite, verify_key
 from medfed.privacy.he import VectorScheme, load_scheme
 from medfed.roles import Role
@@ -115,6 +116,7 @@ def run_dispatcher_process(
         signing_key=own_key,
         suite=suite,
         peer_key=lambda name, tls_cert: peer_key(study, kit_dir, name, tls_cert),
+        revocation_check=lambda tls_cert: check_not_revoked(kit_dir, tls_cert),
     )
     evidence = Evidence(study, out_dir / LEDGER_FILE, name=kit.name, key=own_key, suite=suite)
     service = DispatcherService(

@@ -12,21 +12,25 @@ import time
 from typing import Protocol
 
 from medfed.authn import ChallengeInitiator, ChallengeResponse, HandshakeConfig, NonceCache
+from medfed.core.config import load_study
 from medfed.errors import IdentityError, ProtocolError
 from medfed.pki import StartupKit
 from medfed.pki.kit import DISPATCHER_CERT_FILE
 from medfed.pki.suite_identity import SM2_CA_FILE, SM2_CERT_FILE, kit_suite, verify_key
+from medfed.roles import Role
 
 
 class AuthChannel(Protocol):
     def authenticate(self, message: bytes) -> bytes: ...
 
 
-def authenticate_to_dispatcher(
-    channel: AuthChannel, kit: StartupKit, *, dispatcher_name: str = "dispatcher", suite_name: str = "intl"
-) -> None:
-    """Complete the mutual challenge–response in the study's suite (SM2 under gm); IdentityError
-    if the dispatcher's answer does not verify with the dispatcher certificate in the kit."""
+def authenticate_to_dispatcher(channel: AuthChannel, kit: StartupKit) -> None:
+    """Complete the mutual challenge–response in the study's suite (SM2 under gm, from the kit's
+    study file); IdentityError if the dispatcher's answer does not verify with the dispatcher
+    certificate in the kit."""
+    study = load_study(kit.directory / "study.toml")
+    suite_name = study.security.suite.value
+    dispatcher_name = next(p.name for p in study.parties if p.role is Role.DISPATCHER)
     suite, own_key = kit_suite(kit.directory, suite_name)
     cert_name = f"dispatcher.{SM2_CERT_FILE}" if suite_name == "gm" else DISPATCHER_CERT_FILE
     dispatcher_cert = kit.directory / cert_name

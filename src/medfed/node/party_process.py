@@ -46,8 +46,7 @@ def run_party_process(
     log.info("%s (%s) connecting to %s", kit.name, type(party).__name__, target)
     client = DispatcherClient(target, tls, connect_timeout=connect_timeout)
     try:
-        dispatcher = next(p.name for p in study.parties if p.role is Role.DISPATCHER)
-        authenticate_to_dispatcher(client, kit, dispatcher_name=dispatcher, suite_name=study.security.suite.value)
+        authenticate_to_dispatcher(client, kit)
         end = run_relay_party(party, client)
     finally:
         client.close()

@@ -32,11 +32,6 @@ log = logging.getLogger("medfed.node")
 OPLOG_FILE = "operations.jsonl"
 
 
-def _dispatcher_name(kit_dir: Path) -> str:
-    study = load_study(kit_dir / "study.toml")
-    return next(p.name for p in study.parties if p.role is Role.DISPATCHER)
-
-
 def _consent(kit_dir: Path, name: str) -> NodeConsent | None:
     """The node's own grant check, when the study it agreed to (its kit's copy) requires grants."""
     study = load_study(kit_dir / "study.toml")
@@ -99,7 +94,7 @@ def run_node_process(
     )
     client = DispatcherClient(target, tls, connect_timeout=connect_timeout)
     try:
-        authenticate_to_dispatcher(client, kit, dispatcher_name=_dispatcher_name(kit_dir), suite_name=suite)
+        authenticate_to_dispatcher(client, kit)
         end = run_node(worker, client)
     finally:
         client.close()
