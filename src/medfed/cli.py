@@ -80,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
     certs.add_argument("--kit", type=Path, required=True, help="the kit of the party whose certificate is revoked")
     certs.add_argument("--reason", default="unspecified")
 
+    algorithm = sub.add_parser("algorithm", help="algorithm registry: publish, approve, verify (signed packages)")
+    algorithm.add_argument("action", choices=["publish", "approve", "verify"])
+    algorithm.add_argument("--store", type=Path, required=True, help="the registry (SQLite)")
+    algorithm.add_argument("--publisher-kit", type=Path, required=True, help="the algorithm party's kit")
+    algorithm.add_argument("--kit", type=Path, help="the hospital's kit (approve, verify)")
+
     audit = sub.add_parser("audit", help="verify a run's evidence: ledger chain, signatures, the nodes' own logs")
     audit.add_argument("path", type=Path, help="a run folder (made by medfed demo) or a ledger.db")
     audit.add_argument("--kits", type=Path, help="the study's kits (default <run>/kits)")
@@ -189,6 +195,21 @@ def _dispatch(args: argparse.Namespace) -> int:
         kit = load_kit(args.kit)
         entry = revoke_certificate(args.dispatcher_kit, kit.name, kit.cert_path.read_bytes(), reason=args.reason)
         print(f"revoked the certificate of {entry['party']} ({entry['reason']}): refused from its next connection")
+        return 0
+    if args.command == "algorithm":
+        from medfed.orchestration import algorithms
+
+        if args.action == "publish":
+            package = algorithms.publish(args.publisher_kit, args.store)
+            print(f"published {package.algorithm_id} {package.version}: code hash {package.code_hash}")
+            return 0
+        if args.kit is None:
+            raise ConfigError(f"algorithm {args.action} needs --kit (the hospital's kit)")
+        if args.action == "approve":
+            print(f"approved code hash {algorithms.approve(args.kit, args.store, args.publisher_kit)}")
+        else:
+            package = algorithms.verify(args.kit, args.store, args.publisher_kit)
+            print(f"the installed code is {package.algorithm_id} {package.version}, signed and approved")
         return 0
     if args.command == "audit":
         from medfed.orchestration.audit_run import audit_path
