@@ -127,3 +127,16 @@ def test_encryption_cannot_be_combined_with_aggregator_side_dp_or_secure_aggrega
         PrivacyConfig(encryption=Encryption.CKKS, mechanism=Mechanism.DP_FEDAVG)
     with pytest.raises(ConfigError, match="key-length policy"):
         PrivacyConfig(encryption=Encryption.PAILLIER, paillier_bits=1024)
+
+
+@pytest.mark.clause("A.1", "5.5.1.1a")
+def test_horizontal_logistic_regression_under_secure_aggregation_matches_plain(medmnist_dir: Path) -> None:
+    base = load_study(HORIZONTAL).with_training(rounds=3)
+    plain = replace(base, privacy=PrivacyConfig())
+    secure = replace(base, privacy=PrivacyConfig(secure_aggregation=True))
+    scenario = prepare_scenario(plain, data_dir=medmnist_dir)
+    a = simulate(plain, scenario.datasets, device=CPU)
+    b = simulate(secure, scenario.datasets, device=CPU)
+    auc_a = evaluate_params(plain, scenario, a.params, device=CPU)[0].auc
+    auc_b = evaluate_params(secure, scenario, b.params, device=CPU)[0].auc
+    assert abs(auc_a - auc_b) <= 0.005 and auc_b > 0.95
