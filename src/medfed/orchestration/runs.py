@@ -116,6 +116,8 @@ def run_study(options: RunOptions, console: Console | None = None) -> dict[str, 
     write_run(out, results, federated_params=outcome.params, curves=curves)
     print_comparison(results, console)
     console.print(f"run folder: {out}  (results.json, model.safetensors, report.html)")
+    if options.mode == "processes":
+        console.print(f"evidence: medfed audit {out}")
     return results
 
 
@@ -139,7 +141,11 @@ def _federated(
         provision_study(study, kits)
     if study.security.require_grants and attempt == 0:
         # The consent step: each hospital's data owner signs the study's data-use application.
-        approve_all(study, kits, grants)
+        signed = approve_all(study, kits, grants)
+        if signed:
+            Console(stderr=True).print(
+                f"    consent: {len(signed)} data owners signed their data-use grants ({study.security.suite.value})"
+            )
     data_paths = write_hospital_files(scenario, out / "hospitals") if attempt == 0 else {
         name: out / "hospitals" / name / "data.npz" for name in study.hospitals
     }
