@@ -90,6 +90,7 @@ def simulate(
             guard=PrivacyGuard(max_epsilon=caps.get(name)),
             sealer=secret,
             consent=node_consent.get(name),
+            adversary=study.adversary if name in study.adversary.nodes else None,
         )
         for name in study.hospitals
     }
@@ -109,6 +110,7 @@ def simulate(
     summary = runtime.summary()
     if not summary["ok"]:
         raise StudyFailedError(summary["reason"])
+    summary["injections"] = [vars(i) for w in workers.values() for i in w.injections]
     params = runtime.coordinator.global_params
     if secret is not None and is_sealed(params):
         # The simulation also plays the result party, which holds the secret key.

@@ -26,6 +26,11 @@ class Partition(enum.StrEnum):
 class StrategyName(enum.StrEnum):
     FEDAVG = "fedavg"
     FEDPROX = "fedprox"
+    # Byzantine-robust rules (medfed.aggregation.robust documents their breakdown points).
+    MEDIAN = "median"
+    TRIMMED_MEAN = "trimmed_mean"
+    KRUM = "krum"
+    NORM_BOUNDED = "norm_bounded"
 
 
 class OptimizerName(enum.StrEnum):
@@ -73,6 +78,9 @@ class TrainConfig:
     lr: float = 1e-3
     proximal_mu: float = 0.0
     weight_decay: float = 0.0  # L2 penalty on the weights, e.g. 1 / (C x n) to match a C-regularised fit
+    trim_fraction: float = 0.2  # trimmed_mean: the fraction cut from each end per coordinate
+    krum_f: int = 1  # krum: the number of malicious nodes assumed
+    krum_m: int = 1  # krum: how many of the best-scored updates are averaged (multi-Krum)
     seed: int = 0
     min_nodes: int = 1
     round_timeout: float = 600.0
@@ -88,6 +96,8 @@ class TrainConfig:
             raise ConfigError(f"[training] proximal_mu must be >= 0, not {self.proximal_mu}")
         if self.weight_decay < 0:
             raise ConfigError(f"[training] weight_decay must be >= 0, not {self.weight_decay}")
+        if not 0 <= self.trim_fraction < 0.5 or self.krum_f < 0 or self.krum_m < 1:
+            raise ConfigError("[training] trim_fraction must be in [0, 0.5), krum_f >= 0 and krum_m >= 1")
         if self.strategy is StrategyName.FEDPROX and self.proximal_mu == 0:
             raise ConfigError("[training] strategy 'fedprox' needs proximal_mu > 0")
         if self.round_timeout <= 0 or self.join_timeout <= 0:
@@ -217,6 +227,31 @@ class VerticalSettings:
             raise ConfigError("[vertical] overlap must be in (0, 1] and test_fraction in (0, 1)")
 
 
+class Behaviour(enum.StrEnum):
+    """What a simulated malicious node does to its update (standard 5.5.1.1e)."""
+
+    RANDOM_FACTORS = "random_factors"  # replace a fraction of the values with random ones of the same range
+    SIGN_FLIP = "sign_flip"  # send global - scale * (new - global)
+    SCALING = "scaling"  # model replacement: global + scale * (new - global)
+    GAUSSIAN_NOISE = "gaussian_noise"  # add N(0, sigma^2) to every value
+
+
+@dataclass(frozen=True)
+class AdversaryConfig:
+    """[adversary]: fault injection for security evaluation; never set in a real study."""
+
+    nodes: tuple[str, ...] = ()
+    behaviour: Behaviour = Behaviour.RANDOM_FACTORS
+    fraction: float = 0.5  # random_factors: share of the values replaced
+    scale: float = 10.0  # sign_flip / scaling
+    sigma: float = 1.0  # gaussian_noise
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction <= 1 or self.scale <= 0 or self.sigma < 0:
+            raise ConfigError("[adversary] fraction must be in (0, 1], scale > 0 and sigma >= 0")
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     study_id: str
@@ -229,6 +264,7 @@ class StudyConfig:
     dispatcher_port: int = 0
     vertical: VerticalSettings | None = None
     security: SecurityConfig = field(default_factory=SecurityConfig)
+    adversary: AdversaryConfig = field(default_factory=AdversaryConfig)
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.parties]
@@ -251,6 +287,9 @@ class StudyConfig:
                 raise ConfigError(f"[vertical] arbiter {self.vertical.arbiter!r} is not an 'aux' party")
             if n_data < 2:
                 raise ConfigError("[vertical] needs at least two data parties")
+        unknown = sorted(set(self.adversary.nodes) - set(self.hospitals))
+        if unknown:
+            raise ConfigError(f"[adversary] nodes {unknown} are not data parties")
         if self.training.min_nodes > len(self.by_role(Role.DATA)):
             raise ConfigError(
                 f"[training] min_nodes={self.training.min_nodes} exceeds the "
@@ -283,6 +322,7 @@ def _section(cls: type, raw: dict[str, Any], section: str) -> Any:
             "Mechanism": Mechanism,
             "Encryption": Encryption,
             "CryptoSuiteName": CryptoSuiteName,
+            "Behaviour": Behaviour,
         }.get(str(kind))
         if enum_type is not None:
             try:
@@ -332,7 +372,16 @@ def parse_study(raw: dict[str, Any]) -> StudyConfig:
         dispatcher_port=_port(dispatcher.get("port", 0)),
         vertical=_section(VerticalSettings, raw["vertical"], "vertical") if "vertical" in raw else None,
         security=_section(SecurityConfig, raw.get("security", {}), "security"),
+        adversary=_adversary(raw.get("adversary", {})),
     )
+
+
+def _adversary(raw: dict[str, Any]) -> AdversaryConfig:
+    nodes = raw.get("nodes", [])
+    if not isinstance(nodes, list) or not all(isinstance(n, str) for n in nodes):
+        raise ConfigError("[adversary] nodes must be a list of party names")
+    section = _section(AdversaryConfig, {k: v for k, v in raw.items() if k != "nodes"}, "adversary")
+    return replace(section, nodes=tuple(nodes))
 
 
 def _port(value: Any) -> int:
@@ -372,6 +421,10 @@ def dump_study(study: StudyConfig) -> str:
     for title, section in sections:
         lines += ["", f"[{title}]"]
         lines += [f"{f.name} = {_toml_value(getattr(section, f.name))}" for f in fields(section)]
+    if study.adversary.nodes:
+        a = study.adversary
+        lines += ["", "[adversary]", "nodes = [" + ", ".join(_toml_value(n) for n in a.nodes) + "]"]
+        lines += [f"{f.name} = {_toml_value(getattr(a, f.name))}" for f in fields(a) if f.name != "nodes"]
     if study.vertical is not None:
         lines += ["", "[vertical]"]
         lines += [f"{f.name} = {_toml_value(getattr(study.vertical, f.name))}" for f in fields(study.vertical)]

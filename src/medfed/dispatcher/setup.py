@@ -115,7 +115,14 @@ def new_coordinator(
         join_timeout=t.join_timeout,
         secure=secure,
     )
-    strategy = build_strategy(t.strategy.value, proximal_mu=t.proximal_mu, privacy=study.privacy)
+    strategy = build_strategy(
+        t.strategy.value,
+        proximal_mu=t.proximal_mu,
+        privacy=study.privacy,
+        trim_fraction=t.trim_fraction,
+        krum_f=t.krum_f,
+        krum_m=t.krum_m,
+    )
     if study.security.require_grants and consent is None:
         raise ConfigError(
             "the study requires data-use grants ([security] require_grants) but the dispatcher has no grant store"

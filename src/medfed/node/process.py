@@ -69,7 +69,8 @@ def run_node_process(
         torch.set_num_threads(threads)
     dataset = load_local_dataset(data_path)
     chosen = resolve_device(device)
-    suite = load_study(kit_dir / "study.toml").security.suite.value
+    agreed = load_study(kit_dir / "study.toml")
+    suite = agreed.security.suite.value
     he_key = kit.he_key_path
     worker = NodeWorker(
         kit.name,
@@ -80,6 +81,8 @@ def run_node_process(
         require_hidden_updates=require_hidden_updates,
         consent=_consent(kit_dir, kit.name),
         oplog=OperationLog(oplog_path or kit_dir / OPLOG_FILE, get_suite(suite), party=kit.name, role=Role.DATA),
+        # Security evaluation only: a study that names this node an adversary makes it misbehave.
+        adversary=agreed.adversary if kit.name in agreed.adversary.nodes else None,
     )
     warm_up()
     target = dispatcher or f"{kit.dispatcher_host}:{kit.dispatcher_port}"

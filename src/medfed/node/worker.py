@@ -15,12 +15,14 @@ import torch
 from torch import nn
 
 from medfed.aggregation.sealed import is_sealed, open_sealed, seal, weighted_vector
+from medfed.core.config import AdversaryConfig
 from medfed.core.messages import NodeUpdate, SecAggMessage, TrainTask
 from medfed.data import LocalDataset, images_to_float
 from medfed.errors import ConfigError, DataError, MedfedError, ModelError, ProtocolError
 from medfed.evaluation.ranking import macro_auc
 from medfed.ledger import OperationLog, Outcome
 from medfed.models import build_model, load_arrays, model_arrays
+from medfed.node.adversary import Injection, corrupt
 from medfed.node.consent import NodeConsent
 from medfed.node.privacy import PrivacyGuard, RoundPrivacy, clip_update
 from medfed.node.secure import SecureSession
@@ -44,6 +46,7 @@ class NodeWorker:
         require_hidden_updates: bool = False,
         consent: NodeConsent | None = None,
         oplog: OperationLog | None = None,
+        adversary: AdversaryConfig | None = None,
     ) -> None:
         """``sealer``: the study's homomorphic scheme with its secret key, when updates are encrypted.
         ``require_hidden_updates``: site policy, refuse any task whose update the aggregator would
@@ -52,6 +55,8 @@ class NodeWorker:
         self.require_hidden_updates = require_hidden_updates
         self.consent = consent
         self.oplog = oplog  # this hospital's own tamper-evident operation log (5.5.1.4a)
+        self.adversary = adversary  # security evaluation only: corrupt what this node sends
+        self.injections: list[Injection] = []  # ground truth of every injected fault
         self.guard = guard or PrivacyGuard()
         self.sealer = sealer
         self._sessions: dict[int, SecureSession] = {}
@@ -157,6 +162,9 @@ class NodeWorker:
         metrics = {"train_loss": stats.loss, "train_accuracy": stats.accuracy}
         metrics.update(self._validate(model))
         params = model_arrays(model)
+        if self.adversary is not None:
+            params, injection = corrupt(params, start, self.adversary, node=self.name, round_number=task.round)
+            self.injections.append(injection)
         if plan.mechanism == "dp_fedavg":
             params, norm = clip_update(params, start, plan.clip_norm)
             # One bit for adaptive clipping, noised at the dispatcher before it is used.
