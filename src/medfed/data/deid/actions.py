@@ -150,9 +150,7 @@ ACTIONS: MappingProxyType[int, tuple[str, Action]] = MappingProxyType(_TABLE)
 
 # Without the date option the profile's own code applies to the "C" dates above: Z for the
 # Type 2 study date/time (they must stay present), X for the rest.
-DATE_FALLBACK: MappingProxyType[int, Action] = MappingProxyType(
-    {0x00080020: _Z, 0x00080030: _Z}
-)
+DATE_FALLBACK: MappingProxyType[int, Action] = MappingProxyType({0x00080020: _Z, 0x00080030: _Z})
 
 # Repeating groups removed whole: curve data (50xx) and overlay data / comments (60xx,3000 and
 # 60xx,4000), which can carry burned-in text.

@@ -1,0 +1,46 @@
+"""Walking every element of a dataset, nested sequences and file meta included."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.uid import UID_dictionary
+
+TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "SH", "ST", "UC", "UT"})
+DATE_VRS = frozenset({"DA", "DT"})
+# UIDs that name software, not a patient, a study or a device instance.
+SOFTWARE_UID_KEYWORDS = frozenset({"ImplementationClassUID"})
+
+
+def walk(ds: Dataset, prefix: str = "") -> Iterator[tuple[str, DataElement]]:
+    """Yield ``(path, element)`` for every element, depth first; sequences before their items.
+
+    The path names each level by keyword (or tag) and item index, e.g.
+    ``OtherPatientIDsSequence[1].PatientID``, so a finding can say where it is.
+    """
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and not prefix:
+        yield from walk(meta, "file_meta.")
+    for elem in ds:
+        name = elem.keyword or f"({elem.tag.group:04X},{elem.tag.element:04X})"
+        path = prefix + name
+        yield path, elem
+        if elem.VR == "SQ" and elem.value is not None:
+            for index, item in enumerate(elem.value):
+                yield from walk(item, f"{path}[{index}].")
+
+
+def values(elem: DataElement) -> list[str]:
+    """The element's value(s) as stripped strings (an empty list when empty)."""
+    value = elem.value
+    if value is None or value == "":
+        return []
+    items = list(value) if elem.VM > 1 else [value]
+    return [text for text in (str(item).strip() for item in items) if text]
+
+
+def is_well_known_uid(uid: str) -> bool:
+    """Whether ``uid`` is a UID defined by DICOM itself (SOP class, transfer syntax, ...)."""
+    return uid in UID_dictionary

@@ -1,0 +1,186 @@
+"""Applying the Basic Application Level Confidentiality Profile to one DICOM dataset (5.2c, 5.6a).
+
+``deidentify`` never changes its input: it returns a de-identified copy, the patient's
+study-local pseudonym, the identifiers the source held (for the verifier) and whether the image
+must be excluded because text is burned into its pixels.
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+from dataclasses import dataclass
+
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag
+
+from medfed.data.deid._walk import DATE_VRS, TEXT_VRS, is_well_known_uid, values
+from medfed.data.deid.actions import DATE_FALLBACK, Action, action_for
+from medfed.data.deid.dates import shift_da, shift_dt
+from medfed.data.deid.identifiers import Identifiers, collect_identifiers
+from medfed.data.deid.keys import DeidKey
+from medfed.errors import DataError
+
+PATIENT_ID_TAG = 0x00100020
+# File meta elements that name the sending site rather than describe the file.
+_META_REMOVED = (0x00020016, 0x00020017, 0x00020018)  # source / sending / receiving AE titles
+# DCM codes of the profile and of the date option (PS3.16 CID 7050).
+_PROFILE_CODE = ("113100", "Basic Application Confidentiality Profile")
+_DATES_CODE = ("113107", "Retain Longitudinal Temporal Information Modified Dates Option")
+
+
+class BurnedIn(enum.Enum):
+    """What ``BurnedInAnnotation`` says about text in the pixels."""
+
+    YES = "YES"
+    NO = "NO"
+    UNKNOWN = "UNKNOWN"
+
+
+@dataclass(frozen=True)
+class DeidOptions:
+    """How to de-identify: the per-dataset key and whether dates shift or go.
+
+    ``shift_dates``: apply the *Retain Longitudinal Temporal Information with Modified Dates*
+    option: every date of a patient moves back by the same 1..``max_shift_days`` days (intervals
+    between a patient's studies survive); otherwise dates are removed as the profile says.
+    """
+
+    key: DeidKey
+    shift_dates: bool = True
+    max_shift_days: int = 3650
+
+
+@dataclass(frozen=True)
+class DeidResult:
+    """One de-identified dataset and what the site needs to know about it."""
+
+    dataset: Dataset
+    pseudonym: str
+    originals: Identifiers
+    burned_in: BurnedIn
+    date_offset_days: int | None
+
+    @property
+    def excluded(self) -> bool:
+        """Whether the image must not be used: its pixels carry burned-in text."""
+        return self.burned_in is BurnedIn.YES
+
+
+def patient_key(ds: Dataset) -> str:
+    """The value the pseudonym and date offset derive from: the PatientID.
+
+    Without a PatientID each study stands for its own patient (keyed by StudyInstanceUID), so
+    two anonymous patients are never merged into one.
+    """
+    patient_id = str(ds.get("PatientID", "") or "").strip()
+    if patient_id:
+        return patient_id
+    study = str(ds.get("StudyInstanceUID", "") or "").strip()
+    return f"study:{study}"
+
+
+def deidentify(ds: Dataset, options: DeidOptions) -> DeidResult:
+    """A de-identified copy of ``ds``; :class:`DataError` if a date in it cannot be shifted."""
+    out = copy.deepcopy(ds)
+    originals = collect_identifiers(ds)
+    key = patient_key(ds)
+    pseudonym = options.key.pseudonym(key)
+    offset = (
+        options.key.date_offset_days(key, options.max_shift_days) if options.shift_dates else None
+    )
+    burned_in = _burned_in(ds)
+
+    out.remove_private_tags()  # recursive: nested sequence items lose theirs too
+    cleaner = _Cleaner(options.key, originals, offset)
+    cleaner.clean(out)
+    meta = getattr(out, "file_meta", None)
+    if meta is not None:
+        for tag in _META_REMOVED:
+            if tag in meta:
+                del meta[tag]
+        if "MediaStorageSOPInstanceUID" in meta:
+            meta.MediaStorageSOPInstanceUID = options.key.uid(str(meta.MediaStorageSOPInstanceUID))
+    out.PatientID = pseudonym  # "Z" permits a dummy value; the pseudonym keeps splits patient-level
+    out.PatientName = ""
+    _mark(out, shifted=offset is not None)
+    return DeidResult(out, pseudonym, originals, burned_in, offset)
+
+
+def _burned_in(ds: Dataset) -> BurnedIn:
+    value = str(ds.get("BurnedInAnnotation", "") or "").strip().upper()
+    return BurnedIn(value) if value in ("YES", "NO") else BurnedIn.UNKNOWN
+
+
+def _mark(ds: Dataset, *, shifted: bool) -> None:
+    ds.PatientIdentityRemoved = "YES"
+    # LO holds at most 64 characters.
+    ds.DeidentificationMethod = "PS3.15 E.1 Basic Profile" + ("; dates shifted" if shifted else "")
+    codes = [_PROFILE_CODE] + ([_DATES_CODE] if shifted else [])
+    items = []
+    for value, meaning in codes:
+        item = Dataset()
+        item.CodeValue = value
+        item.CodingSchemeDesignator = "DCM"
+        item.CodeMeaning = meaning
+        items.append(item)
+    ds.DeidentificationMethodCodeSequence = Sequence(items)
+    ds.LongitudinalTemporalInformationModified = "MODIFIED" if shifted else "REMOVED"
+
+
+@dataclass(frozen=True)
+class _Cleaner:
+    key: DeidKey
+    originals: Identifiers
+    offset: int | None
+
+    def clean(self, ds: Dataset) -> None:
+        for tag in list(ds.keys()):
+            elem = ds[tag]
+            action = action_for(int(tag)) or self._action_by_vr(elem)
+            if action is Action.CLEAN and elem.VR in DATE_VRS | {"TM"}:
+                action = self._date_action(tag, elem)
+            self._apply(ds, tag, elem, action)
+
+    def _action_by_vr(self, elem: DataElement) -> Action:
+        # Attributes the table does not name, judged by what their VR can hold.
+        if elem.VR == "PN":
+            return Action.ZERO
+        if elem.VR == "UI":
+            return Action.UID
+        if elem.VR in DATE_VRS:
+            return Action.CLEAN
+        if elem.VR in TEXT_VRS and any(self.originals.found_in(v) for v in values(elem)):
+            return Action.ZERO
+        return Action.KEEP
+
+    def _date_action(self, tag: BaseTag, elem: DataElement) -> Action:
+        if self.offset is None:
+            return DATE_FALLBACK.get(int(tag), Action.REMOVE)
+        return Action.CLEAN if elem.VR in DATE_VRS else Action.KEEP  # times stay as they are
+
+    def _apply(self, ds: Dataset, tag: BaseTag, elem: DataElement, action: Action) -> None:
+        if action is Action.REMOVE:
+            del ds[tag]
+        elif action in (Action.ZERO, Action.DUMMY):
+            # No listed attribute needs a dummy other than empty; emptying is the safe dummy.
+            elem.value = Sequence() if elem.VR == "SQ" else None
+        elif action is Action.UID:
+            new = [uid if is_well_known_uid(uid) else self.key.uid(uid) for uid in values(elem)]
+            elem.value = new if len(new) > 1 else (new[0] if new else None)
+        elif action is Action.CLEAN:
+            self._shift(elem)
+        elif elem.VR == "SQ" and elem.value is not None:
+            for item in elem.value:
+                self.clean(item)
+
+    def _shift(self, elem: DataElement) -> None:
+        assert self.offset is not None  # _date_action only returns CLEAN with an offset
+        shift = shift_da if elem.VR == "DA" else shift_dt
+        try:
+            new = [shift(v, self.offset) for v in values(elem)]
+        except DataError as exc:
+            raise DataError(f"{elem.keyword or elem.tag}: {exc}") from None
+        elem.value = new if len(new) > 1 else (new[0] if new else None)

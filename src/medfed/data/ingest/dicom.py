@@ -1,0 +1,137 @@
+"""Reading DICOM files into images, and multi-slice series into volumes."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import apply_modality_lut
+
+from medfed.data.ingest.record import Item, Skipped, SkipReason
+
+# Slice gaps may differ by this much (mm) before a series counts as inconsistent: scanners
+# write positions with limited decimals.
+SPACING_TOLERANCE_MM = 0.01
+
+
+@dataclass(frozen=True)
+class _Slice:
+    pixels: np.ndarray
+    ds: Dataset
+    source: str
+    sha256: str
+
+
+class DicomReader:
+    """Collects DICOM files one at a time, then assembles series with :meth:`finish`."""
+
+    def __init__(self) -> None:
+        self._series: dict[str, list[_Slice]] = defaultdict(list)
+        self.items: list[Item] = []
+        self.skipped: list[Skipped] = []
+
+    def add(self, path: Path, source: str, sha256: str) -> None:
+        """Read one file; anything wrong with it becomes a :class:`Skipped`, never an error."""
+        try:
+            ds = pydicom.dcmread(path)
+        except InvalidDicomError:
+            self.skipped.append(Skipped(source, SkipReason.NOT_DICOM))
+            return
+        except (OSError, EOFError, ValueError, KeyError) as exc:
+            self.skipped.append(Skipped(source, SkipReason.UNREADABLE, str(exc)))
+            return
+        if "PixelData" not in ds and "FloatPixelData" not in ds:
+            # pydicom stops quietly at a cut-off element, so a file truncated before its pixels
+            # reads as one without them; an image SOP class without pixels points to that.
+            detail = "image SOP class without pixels: truncated file?" if _is_image(ds) else ""
+            self.skipped.append(Skipped(source, SkipReason.NO_PIXELS, detail))
+            return
+        try:
+            pixels = apply_modality_lut(ds.pixel_array, ds)
+        except (RuntimeError, NotImplementedError) as exc:
+            # pydicom raises these when no installed plugin decodes the transfer syntax.
+            self.skipped.append(Skipped(source, SkipReason.UNSUPPORTED_COMPRESSION, str(exc)))
+            return
+        except (ValueError, AttributeError, EOFError, OSError) as exc:
+            self.skipped.append(Skipped(source, SkipReason.UNREADABLE, str(exc)))
+            return
+        one = _Slice(pixels, ds, source, sha256)
+        if pixels.ndim == 2 and "SeriesInstanceUID" in ds and "ImagePositionPatient" in ds:
+            self._series[str(ds.SeriesInstanceUID)].append(one)
+        else:
+            self.items.append(_item(one))
+
+    def finish(self) -> None:
+        """Turn each collected series into one volume (or one image if it has one slice)."""
+        for slices in self._series.values():
+            if len(slices) == 1:
+                self.items.append(_item(slices[0]))
+                continue
+            volume = _assemble(slices)
+            if isinstance(volume, Item):
+                self.items.append(volume)
+            else:
+                self.skipped.extend(Skipped(s.source, volume[0], volume[1]) for s in slices)
+        self._series.clear()
+
+
+def _is_image(ds: Dataset) -> bool:
+    sop_class = ds.get("SOPClassUID")
+    return "Rows" in ds or (sop_class is not None and "Image" in sop_class.name)
+
+
+def _pixel_spacing(ds: Dataset) -> tuple[float, float] | None:
+    spacing = ds.get("PixelSpacing")
+    if not spacing or len(spacing) != 2:
+        return None
+    return float(spacing[0]), float(spacing[1])
+
+
+def _item(one: _Slice) -> Item:
+    return Item(
+        pixels=one.pixels,
+        spacing=_pixel_spacing(one.ds),
+        modality=str(one.ds.get("Modality", "") or "OT"),
+        patient_id=str(one.ds.get("PatientID", "") or ""),
+        source=one.source,
+        sha256=one.sha256,
+    )
+
+
+def _position(one: _Slice) -> float:
+    # Distance along the slice normal: the only order that is right for oblique series.
+    orientation = one.ds.get("ImageOrientationPatient")
+    position = np.asarray([float(v) for v in one.ds.ImagePositionPatient])
+    if orientation is None or len(orientation) != 6:
+        return float(one.ds.get("InstanceNumber", 0) or 0)
+    row, col = np.asarray([float(v) for v in orientation]).reshape(2, 3)
+    return float(np.dot(np.cross(row, col), position))
+
+
+def _assemble(slices: list[_Slice]) -> Item | tuple[SkipReason, str]:
+    shapes = {s.pixels.shape for s in slices}
+    if len(shapes) > 1:
+        return SkipReason.INCONSISTENT_SPACING, f"slices differ in shape: {sorted(shapes)}"
+    ordered = sorted(slices, key=lambda s: (_position(s), int(s.ds.get("InstanceNumber", 0) or 0)))
+    gaps = np.diff([_position(s) for s in ordered])
+    if gaps.min() <= 0 or gaps.max() - gaps.min() > SPACING_TOLERANCE_MM:
+        detail = f"slice gaps from {gaps.min():.3f} to {gaps.max():.3f} mm"
+        return SkipReason.INCONSISTENT_SPACING, detail
+    in_plane = _pixel_spacing(ordered[0].ds)
+    spacing = (float(np.mean(gaps)), *in_plane) if in_plane else None
+    digest = hashlib.sha256("".join(sorted(s.sha256 for s in ordered)).encode()).hexdigest()
+    first = _item(ordered[0])
+    return Item(
+        pixels=np.stack([s.pixels for s in ordered]),
+        spacing=spacing,
+        modality=first.modality,
+        patient_id=first.patient_id,
+        source=first.source,
+        sha256=digest,
+    )
