@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,7 @@ from medfed.errors import ConfigError
 __all__ = ["CleaningReport", "CleaningSpec", "DropReason", "NearDuplicateScope", "clean"]
 
 
-class DropReason(str, Enum):
+class DropReason(StrEnum):
     """Why an item was removed."""
 
     CORRUPT = "corrupt"
@@ -36,7 +36,7 @@ class DropReason(str, Enum):
     NEAR_DUPLICATE = "near_duplicate"
 
 
-class NearDuplicateScope(str, Enum):
+class NearDuplicateScope(StrEnum):
     """Which kept items a new item is compared with for near duplicates."""
 
     ANY_PATIENT = "any_patient"  # also catches one image filed under two pseudonyms
@@ -62,11 +62,17 @@ class CleaningSpec:
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_side <= self.max_side:
-            raise ConfigError(f"need 1 <= min_side <= max_side, got {self.min_side}, {self.max_side}")
+            raise ConfigError(
+                f"need 1 <= min_side <= max_side, got {self.min_side}, {self.max_side}"
+            )
         if not 1 <= self.depth_range[0] <= self.depth_range[1]:
-            raise ConfigError(f"depth_range must be (low, high) with 1 <= low <= high, got {self.depth_range}")
+            raise ConfigError(
+                f"depth_range must be (low, high) with 1 <= low <= high, got {self.depth_range}"
+            )
         if not -1 <= self.near_duplicate_distance <= 64:
-            raise ConfigError(f"near_duplicate_distance must be in [-1, 64], got {self.near_duplicate_distance}")
+            raise ConfigError(
+                f"near_duplicate_distance must be in [-1, 64], got {self.near_duplicate_distance}"
+            )
 
 
 @dataclass(frozen=True)

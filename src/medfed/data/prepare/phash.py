@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.fft import dctn
-from skimage.transform import resize
 
+from medfed.data.prepare._area import area_downsample
 from medfed.errors import DataError
 
 __all__ = ["hamming", "phash"]
@@ -28,9 +28,10 @@ def phash(pixels: np.ndarray) -> int:
         image = image[image.shape[0] // 2]
     if image.ndim != 2 or min(image.shape) < 2:
         raise DataError(f"phash needs a 2-D image or a volume, got shape {pixels.shape}")
-    small = resize(
-        image.astype(np.float64), (_SIDE, _SIDE), order=1, anti_aliasing=True, mode="edge"
-    )
+    if min(image.shape) < _SIDE:  # tiny images: repeat pixels up to the hash grid first
+        reps = -(-_SIDE // min(image.shape))
+        image = np.repeat(np.repeat(image, reps, axis=0), reps, axis=1)
+    small = area_downsample(image.astype(np.float32), (_SIDE, _SIDE)).astype(np.float64)
     low = dctn(small, type=2, norm="ortho")[:_KEEP, :_KEEP].ravel()
     bits = low > np.median(low[1:])
     return int(np.packbits(bits.astype(np.uint8)).view(">u8")[0])
