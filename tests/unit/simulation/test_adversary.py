@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from medfed.core.config import AdversaryConfig, Behaviour, Party, PrivacyConfig, StrategyName, load_study
+from medfed.core.config import (
+    AdversaryConfig,
+    Behaviour,
+    Party,
+    PrivacyConfig,
+    StrategyName,
+    load_study,
+)
 from medfed.orchestration.results import evaluate_params
 from medfed.orchestration.scenario import prepare_scenario
 from medfed.roles import Role
