@@ -255,7 +255,7 @@ def _grant(args: argparse.Namespace) -> int:
     study = load_study(args.dispatcher_kit / "study.toml")
     book = consent.open_book(study, args.dispatcher_kit, args.store)
     if args.action == "list":
-        for app in consent.applications(book, args.store):
+        for app in consent.applications(args.store):
             r = app.request
             print(f"{app.application_id}  {app.status.value:<8}  {r.hospital}  {r.dataset_id}  task {r.task_id}  "
                   f"purpose {r.purpose!r}  grant {app.grant_id or '-'}")

@@ -34,8 +34,8 @@ def open_book(study: StudyConfig, dispatcher_kit: Path, store: Path) -> GrantBoo
     return GrantBook(SqliteAuthzStore(store), owner_keys(study, dispatcher_kit))
 
 
-def applications(book: GrantBook, store: Path) -> list[Application]:
-    del book  # the book holds the same store; listing needs no owner keys
+def applications(store: Path) -> list[Application]:
+    """Every application in the dispatcher's grant store, pending and decided."""
     return list(SqliteAuthzStore(store).list_applications())
 
 

@@ -19,9 +19,9 @@ import json
 import math
 from abc import abstractmethod
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import gmpy2
 import numpy as np
@@ -93,6 +93,22 @@ def unpack_key(name: str, blob: bytes) -> tuple[dict[str, Any], bytes]:
     if not sep or not isinstance(meta, dict) or meta.get("kind") not in ("public", "secret"):
         raise HEError(f"not medfed {name} key material")
     return meta, context
+
+
+T = TypeVar("T")
+
+
+def load_vectors(name: str, blob: bytes, build: Callable[[Any, dict[str, Any]], T]) -> T:
+    """A scheme instance of ``name`` from key material: the context, then ``build(context, params)``."""
+    import tenseal as ts  # only where a TenSEAL scheme is loaded
+
+    params, body = unpack_key(name, blob)
+    with opaque("key loading"):
+        context = ts.context_from(body)
+    try:
+        return build(context, params)
+    except (KeyError, TypeError, ValueError):
+        raise HEError(f"malformed {name} key material") from None
 
 
 def fingerprint(key_id: bytes, public_context: bytes) -> bytes:

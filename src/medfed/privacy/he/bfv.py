@@ -47,11 +47,11 @@ from medfed.privacy.he._seal import (
     check_chain,
     check_options,
     fingerprint,
+    load_vectors,
     opaque,
     primes_below,
     ring_degree,
     seal_chain,
-    unpack_key,
 )
 from medfed.privacy.he.depth import EncryptedVector
 
@@ -116,13 +116,7 @@ def generate(
 
 def load(blob: bytes) -> BFVVectors:
     """The BFV scheme whose public or secret key material ``blob`` holds."""
-    params, body = unpack_key("bfv", blob)
-    with opaque("key loading"):
-        context = ts.context_from(body)
-    try:
-        return BFVVectors(context, params)
-    except (KeyError, TypeError, ValueError):
-        raise HEError("malformed bfv key material") from None
+    return load_vectors("bfv", blob, BFVVectors)
 
 
 def _moduli(depth: int, degree: int | None) -> tuple[int, list[int]]:

@@ -44,10 +44,10 @@ from medfed.privacy.he._seal import (
     check_chain,
     check_options,
     fingerprint,
+    load_vectors,
     opaque,
     ring_degree,
     seal_chain,
-    unpack_key,
 )
 
 __all__ = ["CKKSVectors", "generate", "load"]
@@ -106,13 +106,7 @@ def generate(
 
 def load(blob: bytes) -> CKKSVectors:
     """The CKKS scheme whose public or secret key material ``blob`` holds."""
-    params, body = unpack_key("ckks", blob)
-    with opaque("key loading"):
-        context = ts.context_from(body)
-    try:
-        return CKKSVectors(context, params)
-    except (KeyError, TypeError, ValueError):
-        raise HEError("malformed ckks key material") from None
+    return load_vectors("ckks", blob, CKKSVectors)
 
 
 def _scale_bits(max_addends: int, max_abs: float) -> int:
