@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # The verified MedMNIST copies beside the project; override with MEDFED_DATA_DIR=... or --data-dir.
 export MEDFED_DATA_DIR ?= $(abspath ../shared/data/medmnist)
 
-.PHONY: demo test lint conformance bench clean
+.PHONY: demo test lint conformance bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,13 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/lint-imports
 	$(BIN)/ruff check src tests bench
 
-test: $(VENV)/.installed-dev
+# The web pages are tested in Debian's Chromium, driven by Playwright (no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
+	  echo "chromium is not installed (apt-get install chromium): the browser tests will say so"
+
+test: $(VENV)/.installed-dev browser
 	$(BIN)/lint-imports
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -23,3 +23,41 @@ def medmnist_dir() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+_BROWSER_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A real headless Chromium (Debian's package) driven by Playwright.
+
+    Under CI a missing browser is a failure; elsewhere the test is skipped with the reason.
+    """
+    import shutil
+
+    executable = os.environ.get("MEDFED_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - dev extras always install it
+        executable = None
+    if executable is None:
+        message = "Chromium or Playwright is not installed (make test installs both as root)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=_BROWSER_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import pkgutil
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from medfed.errors import ConfigError, MedfedError
 
@@ -121,10 +124,28 @@ def _parser() -> argparse.ArgumentParser:
     conformance.add_argument("--json", type=Path, required=True)
     conformance.add_argument("--html", type=Path)
     conformance.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    for module in _command_modules():
+        module.register(sub)
     return parser
 
 
+def _command_modules() -> list[ModuleType]:
+    """Commands that live in their own module under ``medfed.cli``.
+
+    Each module defines ``register(sub)``, which adds its parser(s) and sets ``run`` as the
+    ``_run`` default, and ``run(args) -> int``.
+    """
+    return [
+        importlib.import_module(f"{__name__}.{info.name}")
+        for info in pkgutil.iter_modules(__path__)
+        if not info.name.startswith("_")
+    ]
+
+
 def _dispatch(args: argparse.Namespace) -> int:
+    run = getattr(args, "_run", None)
+    if run is not None:
+        return int(run(args))
     if args.command in ("demo", "simulate"):
         from medfed.orchestration.runs import DEMO_STUDY, RunOptions, run_study
 
