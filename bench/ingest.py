@@ -5,7 +5,7 @@ noise) are generated in memory and, when ``medfed.data.ingest`` is installed, wr
 DICOM files (with patient name, id and dates) to a temporary folder.
 
 Timed, in one run:
-  pipeline      per file: read (pydicom) → de-identify (``medfed.data.deid``, if installed)
+  pipeline      per file: read (pydicom) → de-identify and verify (``medfed.data.deid``)
                 → modality LUT to HU → ``standardise`` (window 40/400 HU, 128×128 uint8,
                 anti-aliased resize), spread over --workers processes. Without the ingest
                 package the files are skipped and in-memory arrays go straight to
@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from medfed.data.ingest import Skipped
 from medfed.data.prepare import (
     CleaningSpec,
     ImageItem,
@@ -111,22 +112,27 @@ def write_dicom(pixels: np.ndarray, path: Path, index: int) -> None:
 def _prepare_file(
     path: str, key: bytes | None, config: StandardiseConfig
 ) -> tuple[float, float, float]:
-    """Read, de-identify and standardise one file: seconds of each of the three steps."""
-    import pydicom
-    from pydicom.pixels import apply_modality_lut
+    """Read, de-identify (and verify) and standardise one file with the code ``medfed data
+    register`` runs: seconds of each of the three steps."""
+    from medfed.data.ingest.dicom import DicomReader, read_dicom
 
     t0 = time.perf_counter()
-    ds = pydicom.dcmread(path)
-    patient = str(ds.PatientID)
+    ds = read_dicom(Path(path), path)
+    assert not isinstance(ds, Skipped), ds
     t1 = time.perf_counter()
     if key is not None:
-        from medfed.data.deid import DeidKey, DeidOptions, deidentify
+        from medfed.data.deid import DeidKey, DeidOptions, deidentify, find_residual_identifiers
 
         result = deidentify(ds, DeidOptions(key=DeidKey(key)))
-        ds, patient = result.dataset, result.pseudonym
+        # Registration verifies every file before it decodes the pixels: timed with de-identification.
+        assert not find_residual_identifiers(result.dataset, result.originals)
+        ds = result.dataset
     t2 = time.perf_counter()
-    hu = apply_modality_lut(ds.pixel_array, ds)
-    item = ImageItem(path, hu, tuple(float(s) for s in ds.PixelSpacing), "CT", patient, None, "")
+    reader = DicomReader()
+    reader.add_dataset(ds, path, "")  # pixels decoded to HU by the modality LUT
+    reader.finish()
+    (read,) = reader.items
+    item = ImageItem(path, read.pixels, read.spacing or (1.0, 1.0), read.modality, read.patient_id, None, "")
     out = standardise(item, config)
     assert out.pixels is not None
     return (t1 - t0, t2 - t1, time.perf_counter() - t2)
@@ -160,7 +166,7 @@ def pipeline_rates(
             for i, (pixels, path) in enumerate(zip(slices, paths, strict=True)):
                 write_dicom(pixels, Path(path), i)
             key = secrets.token_bytes(32) if HAVE_DEID else None
-            steps = "read + " + ("de-identify + " if HAVE_DEID else "") + "standardise"
+            steps = "read + " + ("de-identify + verify + " if HAVE_DEID else "") + "decode + standardise"
             report["source"] = f"dicom files: {steps}"
             columns: list[list[Any]] = [paths, [key] * n]
             work: Any = _prepare_file

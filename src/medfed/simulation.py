@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +17,12 @@ import torch
 from medfed.aggregation.sealed import is_sealed, open_sealed
 from medfed.authz import GrantBook, InMemoryAuthzStore
 from medfed.authz.study_use import grant_request
+from medfed.core import serde
 from medfed.core.config import StudyConfig
-from medfed.core.messages import Arrays, StudyEnd
+from medfed.core.messages import Arrays, NodeHello, StudyEnd
 from medfed.crypto import get_suite
 from medfed.data import LocalDataset
+from medfed.dispatcher.checkpoint import CheckpointStore
 from medfed.dispatcher.consent import ConsentGate
 from medfed.dispatcher.runtime import DispatcherRuntime
 from medfed.dispatcher.setup import initial_params, new_coordinator
@@ -65,8 +67,14 @@ def simulate(
     device: torch.device,
     on_round: Callable[[dict[str, Any]], None] | None = None,
     max_epsilon: Mapping[str, float] | None = None,
+    checkpoints: CheckpointStore | None = None,
+    extractors: Mapping[str, Sequence[str]] | None = None,
 ) -> StudyOutcome:
-    """Run every round with nodes taking turns in this process; raises if the study fails."""
+    """Run every round with nodes taking turns in this process; raises if the study fails.
+
+    ``checkpoints``: each committed round is saved there (e.g. the in-memory store).
+    ``extractors``: each hospital's feature-extractor signatures, reported before it joins
+    as a deployed node does; the study stops when they differ (5.3.2d)."""
     missing = sorted(set(study.hospitals) - set(datasets))
     if missing:
         raise StudyFailedError(f"no dataset given for hospital(s): {', '.join(missing)}")
@@ -80,6 +88,7 @@ def simulate(
         new_coordinator(study, now=time.monotonic(), sealer=public, consent=gate),
         lambda node, frame: outboxes[node].append(frame),
         on_round=on_round,
+        checkpoints=checkpoints,
     )
     caps = max_epsilon or {}
     workers = {
@@ -95,6 +104,9 @@ def simulate(
         for name in study.hospitals
     }
     for name in study.hospitals:
+        signatures = list((extractors or {}).get(name, ()))
+        if signatures:
+            runtime.submit(name, serde.encode(NodeHello(study.study_id, name, {"signatures": signatures})))
         runtime.join(name)
     while not runtime.finished.is_set():
         progressed = False

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from medfed.core.goals import DataRequirements, GoalError, GoalsConfig, PrivacyGoals, parse_criteria
 from medfed.errors import ConfigError
 from medfed.roles import Role
 
@@ -265,8 +266,10 @@ class StudyConfig:
     vertical: VerticalSettings | None = None
     security: SecurityConfig = field(default_factory=SecurityConfig)
     adversary: AdversaryConfig = field(default_factory=AdversaryConfig)
+    goals: GoalsConfig = field(default_factory=GoalsConfig)
 
     def __post_init__(self) -> None:
+        self._sync_question()
         names = [p.name for p in self.parties]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -295,6 +298,15 @@ class StudyConfig:
                 f"[training] min_nodes={self.training.min_nodes} exceeds the "
                 f"{len(self.by_role(Role.DATA))} data parties"
             )
+
+    def _sync_question(self) -> None:
+        """[study] question and [goals] question are one field under two names."""
+        if self.goals.question and self.question and self.goals.question != self.question:
+            raise ConfigError("[study] question and [goals] question differ; state the question once, in [goals]")
+        question = self.goals.question or self.question
+        # Frozen dataclass: set once, during construction, so both names read the same text.
+        object.__setattr__(self, "question", question)
+        object.__setattr__(self, "goals", replace(self.goals, question=question))
 
     def by_role(self, role: Role) -> tuple[Party, ...]:
         return tuple(p for p in self.parties if p.role is role)
@@ -330,7 +342,8 @@ def _section(cls: type, raw: dict[str, Any], section: str) -> Any:
             except ValueError:
                 choices = ", ".join(m.value for m in enum_type)
                 raise ConfigError(f"[{section}] {key}={value!r}; choose one of: {choices}") from None
-        expected = {"int": int, "float": (int, float), "str": str, "bool": bool}.get(str(kind))
+        types: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "str": str, "bool": bool}
+        expected = types.get(str(kind))
         if expected is not None and (
             not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool)
         ):
@@ -361,19 +374,98 @@ def parse_study(raw: dict[str, Any]) -> StudyConfig:
                 f"[[parties]] entry {i} has role {entry['role']!r}; choose one of: {roles}"
             ) from None
     dispatcher = raw.get("dispatcher", {})
+    goals = _goals(raw.get("goals", {}))
+    # Checked here, on the file, so that a study derived in code (fewer parties) keeps working;
+    # releases are only ever written for parties of the study.
+    strangers = sorted(party for party, _ in goals.sharing if party not in {p.name for p in parties})
+    if strangers:
+        raise GoalError(f"[goals.sharing] names parties that are not in the study: {', '.join(strangers)}")
+    privacy = _section(PrivacyConfig, raw.get("privacy", {}), "privacy")
+    if privacy.mechanism is Mechanism.NONE:
+        for criterion in parse_criteria(goals.criteria):
+            if criterion.metric == "epsilon":
+                raise GoalError(
+                    f"criterion {criterion.text!r} can never be met: the study uses no differential "
+                    "privacy, so no epsilon is accounted ([privacy] mechanism is 'none')"
+                )
     return StudyConfig(
         study_id=str(study["id"]),
         question=str(study.get("question", "")),
         parties=tuple(parties),
         data=_section(DataConfig, raw.get("data", {}), "data"),
         training=_section(TrainConfig, raw.get("training", {}), "training"),
-        privacy=_section(PrivacyConfig, raw.get("privacy", {}), "privacy"),
+        privacy=privacy,
         dispatcher_host=str(dispatcher.get("host", "127.0.0.1")),
         dispatcher_port=_port(dispatcher.get("port", 0)),
         vertical=_section(VerticalSettings, raw["vertical"], "vertical") if "vertical" in raw else None,
         security=_section(SecurityConfig, raw.get("security", {}), "security"),
         adversary=_adversary(raw.get("adversary", {})),
+        goals=goals,
     )
+
+
+def _goals(raw: Any) -> GoalsConfig:
+    """[goals] with its sub-tables [goals.privacy], [goals.data] and [goals.sharing]."""
+    if not isinstance(raw, dict):
+        raise GoalError("[goals] must be a table")
+    known = {"question", "direction", "criteria", "privacy", "data", "sharing"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise GoalError(f"[goals] unknown keys: {', '.join(unknown)}")
+    for key in ("question", "direction"):
+        if not isinstance(raw.get(key, ""), str):
+            raise GoalError(f"[goals] {key} must be a string")
+    return GoalsConfig(
+        question=raw.get("question", ""),
+        direction=raw.get("direction", ""),
+        criteria=_strings(raw.get("criteria", []), "[goals] criteria"),
+        privacy=_privacy_goals(_table(raw.get("privacy", {}), "[goals.privacy]")),
+        data=_data_requirements(_table(raw.get("data", {}), "[goals.data]")),
+        sharing=tuple(
+            (str(party), _strings(items, f"[goals.sharing] {party}"))
+            for party, items in _table(raw.get("sharing", {}), "[goals.sharing]").items()
+        ),
+    )
+
+
+def _table(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise GoalError(f"{where} must be a table")
+    return value
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise GoalError(f"{where} must be a list of strings, not {value!r}")
+    return tuple(value)
+
+
+def _privacy_goals(raw: dict[str, Any]) -> PrivacyGoals:
+    unknown = sorted(set(raw) - {"deidentified", "max_epsilon", "require", "limits"})
+    if unknown:
+        raise GoalError(f"[goals.privacy] unknown keys: {', '.join(unknown)}")
+    deidentified = raw.get("deidentified", True)
+    cap = raw.get("max_epsilon")
+    limits = raw.get("limits", "")
+    if not isinstance(deidentified, bool) or not isinstance(limits, str):
+        raise GoalError("[goals.privacy] deidentified must be true/false and limits a string")
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, float))):
+        raise GoalError(f"[goals.privacy] max_epsilon must be a number, not {cap!r}")
+    return PrivacyGoals(
+        deidentified=deidentified,
+        max_epsilon=None if cap is None else float(cap),
+        require=_strings(raw.get("require", []), "[goals.privacy] require"),
+        limits=limits,
+    )
+
+
+def _data_requirements(raw: dict[str, Any]) -> DataRequirements:
+    try:
+        return _section(DataRequirements, raw, "goals.data")
+    except GoalError:
+        raise
+    except ConfigError as exc:
+        raise GoalError(str(exc)) from None
 
 
 def _adversary(raw: dict[str, Any]) -> AdversaryConfig:
@@ -428,7 +520,28 @@ def dump_study(study: StudyConfig) -> str:
     if study.vertical is not None:
         lines += ["", "[vertical]"]
         lines += [f"{f.name} = {_toml_value(getattr(study.vertical, f.name))}" for f in fields(study.vertical)]
+    lines += _dump_goals(study.goals)
     lines += ["", "[dispatcher]", f"host = {_toml_value(study.dispatcher_host)}", f"port = {study.dispatcher_port}"]
     for party in study.parties:
         lines += ["", "[[parties]]", f"name = {_toml_value(party.name)}", f"role = {_toml_value(party.role)}"]
     return "\n".join(lines) + "\n"
+
+
+def _dump_goals(goals: GoalsConfig) -> list[str]:
+    """[goals] lines; the question is already under [study] (one field, two names)."""
+    if goals == GoalsConfig(question=goals.question):
+        return []
+
+    def strings(items: tuple[str, ...]) -> str:
+        return "[" + ", ".join(_toml_value(v) for v in items) + "]"
+
+    p, d = goals.privacy, goals.data
+    lines = ["", "[goals]", f"direction = {_toml_value(goals.direction)}", f"criteria = {strings(goals.criteria)}"]
+    lines += ["", "[goals.privacy]", f"deidentified = {_toml_value(p.deidentified)}"]
+    if p.max_epsilon is not None:
+        lines.append(f"max_epsilon = {_toml_value(p.max_epsilon)}")
+    lines += [f"require = {strings(p.require)}", f"limits = {_toml_value(p.limits)}"]
+    lines += ["", "[goals.data]"] + [f"{f.name} = {_toml_value(getattr(d, f.name))}" for f in fields(d)]
+    if goals.sharing:
+        lines += ["", "[goals.sharing]"] + [f"{_toml_value(party)} = {strings(items)}" for party, items in goals.sharing]
+    return lines

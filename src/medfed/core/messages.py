@@ -154,6 +154,33 @@ class RelayMessage:
     params: Arrays
 
 
+MAX_EXTRACTORS = 64  # signatures a node may report; a feature table is made by a handful
+
+
+@dataclass(frozen=True)
+class NodeHello:
+    """Node → dispatcher, once per connection before it joins: what the dispatcher must check
+    before modeling. ``extractors`` is ``{"signatures": [...]}``, the signature of each feature
+    extractor that made the node's feature table, in column order (empty for images; 5.3.2d)."""
+
+    study_id: str
+    node: str
+    extractors: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if set(self.extractors) - {"signatures"}:
+            raise ProtocolError(f"hello carries unknown fields {sorted(set(self.extractors) - {'signatures'})}")
+        signatures = self.extractors.get("signatures", [])
+        if not isinstance(signatures, list) or not all(isinstance(s, str) and 0 < len(s) <= 256 for s in signatures):
+            raise ProtocolError("hello: extractor signatures must be a list of short strings")
+        if len(signatures) > MAX_EXTRACTORS:
+            raise ProtocolError(f"hello reports {len(signatures)} extractors; at most {MAX_EXTRACTORS}")
+
+    @property
+    def signatures(self) -> list[str]:
+        return list(self.extractors.get("signatures", []))
+
+
 Message = (
-    TrainTask | NodeUpdate | NodeFailure | StudyEnd | Ack | StudyResult | SecAggMessage | RelayMessage
+    TrainTask | NodeUpdate | NodeFailure | StudyEnd | Ack | StudyResult | SecAggMessage | RelayMessage | NodeHello
 )

@@ -21,6 +21,7 @@ from medfed.core.messages import (
     Arrays,
     Message,
     NodeFailure,
+    NodeHello,
     NodeUpdate,
     RelayMessage,
     SecAggMessage,
@@ -42,6 +43,7 @@ _TYPES: dict[str, type[Message]] = {
     "study_result": StudyResult,
     "secagg": SecAggMessage,
     "relay": RelayMessage,
+    "node_hello": NodeHello,
 }
 _NAMES = {cls: name for name, cls in _TYPES.items()}
 

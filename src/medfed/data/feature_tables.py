@@ -9,12 +9,17 @@ aggregate statistics, never records), applied to every split.
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from medfed.data.medmnist import DatasetInfo, MedMNIST, Split, dataset_info, load_medmnist
 from medfed.data.partition import train_val_split
+from medfed.data.radiomics import RADIOMICS_TABLES, radiomics_splits
 from medfed.data.tabular import Table, fit_standardizer, image_statistics, load_breast_cancer_table
 from medfed.errors import DataError, DataIntegrityError, DataUnavailableError
 
@@ -31,6 +36,8 @@ def load_feature_table(flag: str, *, seed: int, data_dir: Path | None = None) ->
         raise DataError(f"{flag} is an image dataset, not a feature table")
     if flag in IMAGE_STATISTICS_SOURCES:
         return _image_statistics_table(info, IMAGE_STATISTICS_SOURCES[flag], data_dir)
+    if flag in RADIOMICS_TABLES:
+        return _radiomics_table(info, data_dir)
     table = load_breast_cancer_table(seed=seed)
     labels = np.asarray(table.labels, dtype=np.int64)
     everything = np.arange(len(labels))
@@ -64,21 +71,66 @@ def _image_statistics_table(info: DatasetInfo, source: str, data_dir: Path | Non
     )
 
 
-def save_party_table(path: str | Path, table: Table) -> None:
-    """One party's own columns (and labels, at the label party) as a data file on its disk."""
+def _radiomics_table(info: DatasetInfo, data_dir: Path | None) -> MedMNIST:
+    """The official splits of the table's source subset, each image reduced to its radiomics
+    features (``medfed.data.radiomics``), standardised with the training rows' statistics."""
+    images, raw = radiomics_splits(info.flag, data_dir)
+    scale = fit_standardizer(raw["train"])
+
+    def split(name: str) -> Split:
+        features = scale.apply(raw[name]).astype(np.float32)
+        return Split(features, getattr(images, name).labels.astype(np.int64))
+
+    return MedMNIST(
+        info=info, size=0, path=images.path, md5=images.md5, train=split("train"), val=split("val"), test=split("test")
+    )
+
+
+def encode_signatures(signatures: Sequence[str]) -> np.ndarray:
+    """The ``extractors`` entry of a data file: a JSON list of signatures as a 0-d string."""
+    return np.array(json.dumps(list(signatures)))
+
+
+def extractor_signatures(path: str | Path) -> list[str]:
+    """The extractor signatures (``name/vN/sha256:params``) a feature table was computed with,
+    in column order; empty for a table that records none. :class:`DataIntegrityError` if the
+    file or its ``extractors`` entry is unreadable. Parties compare these with
+    ``medfed.data.features.check_same_extractors`` before modeling (5.3.2d)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataUnavailableError(f"data file {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "extractors" not in data.files:
+                return []
+            decoded = json.loads(str(data["extractors"]))
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataIntegrityError(f"{path}: unreadable extractors entry ({exc})") from None
+    if not isinstance(decoded, list) or not all(isinstance(s, str) for s in decoded):
+        raise DataIntegrityError(f"{path}: the extractors entry is not a JSON list of signatures")
+    return decoded
+
+
+def save_party_table(path: str | Path, table: Table, *, extractors: Sequence[str] = ()) -> None:
+    """One party's own columns (and labels, at the label party) as a data file on its disk,
+    with the signatures of the extractors that computed them (``extractors``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {
         "ids": np.array(table.ids, dtype=np.str_),
         "features": np.asarray(table.features, dtype=np.float64),
         "feature_names": np.array(table.feature_names, dtype=np.str_),
+        "extractors": encode_signatures(extractors),
     }
     if table.labels is not None:
         arrays["labels"] = np.asarray(table.labels, dtype=np.int64)
-    tmp = path.with_name(path.name + ".part")
-    with tmp.open("wb") as f:
-        np.savez(f, **arrays)
-    tmp.replace(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def load_party_table(path: str | Path) -> Table:

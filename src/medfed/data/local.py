@@ -2,7 +2,9 @@
 
 The file is an ``.npz`` with ``train_images``, ``train_labels``, ``val_images``,
 ``val_labels`` and ``meta`` (a JSON string ``{"flag": ..., "size": ...}``) naming the
-MedMNIST subset whose image shape and classes the data must match.
+MedMNIST subset whose image shape and classes the data must match, and ``extractors`` (a
+JSON list of the feature-extractor signatures that computed a feature table; empty for
+images). ``medfed data register`` writes such a file from a hospital's image folder.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ import numpy as np
 
 from medfed.data._npz import read_npz
 from medfed.data.medmnist import DatasetInfo, Split, dataset_info, image_shape
+from medfed.data.radiomics import table_signatures
 from medfed.errors import DataError, DataIntegrityError, DataUnavailableError
 
 _KEYS = ("train_images", "train_labels", "val_images", "val_labels", "meta")
@@ -84,9 +88,23 @@ def _checked(info: DatasetInfo, size: int, arrays: dict[str, np.ndarray]) -> tup
     return train, val
 
 
-def save_local_dataset(path: str | Path, *, flag: str, size: int, train: Split, val: Split) -> None:
-    """Write a hospital's data file atomically, refusing data that would not load back."""
+def save_local_dataset(
+    path: str | Path,
+    *,
+    flag: str,
+    size: int,
+    train: Split,
+    val: Split,
+    extractors: Sequence[str] | None = None,
+) -> None:
+    """Write a hospital's data file atomically, refusing data that would not load back.
+
+    ``extractors``: signatures of the feature extractors that computed a feature table,
+    stored as the ``extractors`` entry (a JSON list) so the dispatcher can compare parties;
+    by default those that define ``flag`` (none for images).
+    """
     path = Path(path)
+    signatures = table_signatures(flag) if extractors is None else list(extractors)
     info = dataset_info(flag)
     arrays: dict[str, Any] = {
         "train_images": train.images,
@@ -102,7 +120,12 @@ def save_local_dataset(path: str | Path, *, flag: str, size: int, train: Split, 
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays, meta=np.array(json.dumps({"flag": flag, "size": size})))
+            np.savez(
+                f,
+                **arrays,
+                meta=np.array(json.dumps({"flag": flag, "size": size})),
+                extractors=np.array(json.dumps(signatures)),
+            )
         os.replace(tmp_name, path)  # readers see the old file or the whole new one
     finally:
         Path(tmp_name).unlink(missing_ok=True)

@@ -198,6 +198,11 @@ _TABULAR = {
     "breastmnist_stats": DatasetInfo(
         flag="breastmnist_stats", task=Task.BINARY, n_channels=14, dims=0, labels=("malignant", "normal, benign")
     ),
+    # BreastMNIST images reduced to 43 radiomics features (first-order, GLCM, GLRLM, shape of
+    # an Otsu region; medfed.data.radiomics), computed by named, versioned extractors.
+    "breastmnist_radiomics": DatasetInfo(
+        flag="breastmnist_radiomics", task=Task.BINARY, n_channels=43, dims=0, labels=("malignant", "normal, benign")
+    ),
     "pneumoniamnist_stats": DatasetInfo(
         flag="pneumoniamnist_stats", task=Task.BINARY, n_channels=14, dims=0, labels=("normal", "pneumonia")
     ),

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from medfed.aggregation import ClientReply, Strategy, validate_update
-from medfed.aggregation.sealed import chunks_of, sealed_sum
+from medfed.aggregation.sealed import chunks_of, is_sealed, sealed_sum
 from medfed.aggregation.secure import apply_weighted_sum
 from medfed.core.messages import (
     Ack,
@@ -28,8 +28,11 @@ from medfed.core.messages import (
     StudyEnd,
     TrainTask,
 )
+from medfed.dispatcher.checkpoint import Checkpoint, CheckpointError
+from medfed.dispatcher.extractors import ExtractorCheck
 from medfed.dispatcher.secure_round import SecureRound, secure_settings
-from medfed.errors import MedfedError, ProtocolError
+from medfed.dispatcher.strategy_state import load_strategy_state, strategy_state
+from medfed.errors import DataError, MedfedError, ProtocolError
 from medfed.privacy.he import VectorScheme
 
 
@@ -64,10 +67,27 @@ class RoundRecord:
     def seconds(self) -> float:
         return (self.closed_at or self.started_at) - self.started_at
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> RoundRecord:
+        return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})
+
 
 @dataclass(frozen=True)
 class RoundClosed:
     record: RoundRecord
+    # The coordinator's state right after the round was committed; None when it failed.
+    committed: Checkpoint | None = None
+
+
+@dataclass(frozen=True)
+class FeaturesRefused:
+    """The parties extract different features (5.3.2d): the study does not start."""
+
+    suspects: tuple[str, ...]
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -76,7 +96,7 @@ class StudyFinished:
     reason: str
 
 
-Action = Send | RoundClosed | StudyFinished
+Action = Send | RoundClosed | StudyFinished | FeaturesRefused
 # hospital -> its valid data-use grant (hex); raises MedfedError with the reason. Grants expire
 # in wall-clock time, so the check keeps its own clock rather than the coordinator's monotonic one.
 ConsentCheck = Callable[[str], str]
@@ -128,6 +148,57 @@ class Coordinator:
         self._configs: dict[str, dict[str, Any]] = {}
         self._secure: SecureRound | None = None
         self._stage_opened = 0.0
+        self.extractors = ExtractorCheck()
+        self.resumed_from: int | None = None  # the last committed round a restart resumed after
+
+    # ---- checkpoints ----------------------------------------------------------------------
+    def checkpoint(self) -> Checkpoint:
+        """The state after the last committed round (round 0: nothing committed yet)."""
+        return Checkpoint(
+            study_id=self.plan.study_id,
+            round=len(self.history),
+            params=dict(self.global_params),
+            strategy_state=strategy_state(self.strategy),
+            history=[r.to_dict() for r in self.history],
+        )
+
+    def resume(self, saved: Checkpoint) -> None:
+        """Carry on after the round ``saved`` committed; a round open at the crash is re-run.
+
+        CheckpointError if ``saved`` belongs to another study or does not fit its model.
+        """
+        if self.phase is not Phase.WAITING or self.history:
+            raise CheckpointError("a coordinator can resume only before its first round")
+        if saved.study_id != self.plan.study_id:
+            raise CheckpointError(f"the checkpoint is for study {saved.study_id!r}, not {self.plan.study_id!r}")
+        if len(saved.history) != saved.round:
+            raise CheckpointError(f"the checkpoint of round {saved.round} holds {len(saved.history)} round record(s)")
+        if not is_sealed(saved.params):
+            # A sealed (encrypted) model has its own framing; a plain one must fit the study's model.
+            mismatch = sorted(set(saved.params) ^ set(self.global_params))
+            mismatch += sorted(
+                k for k in set(saved.params) & set(self.global_params)
+                if saved.params[k].shape != self.global_params[k].shape
+            )
+            if mismatch and not is_sealed(self.global_params):
+                raise CheckpointError(f"the checkpoint's model does not fit the study's model: {mismatch[:5]}")
+        try:
+            load_strategy_state(self.strategy, saved.strategy_state)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise CheckpointError(f"the checkpoint's strategy state cannot be restored: {exc}") from None
+        self.global_params = dict(saved.params)
+        self.history = [RoundRecord.from_dict(r) for r in saved.history]
+        self.resumed_from = saved.round
+        if saved.round >= self.plan.rounds:
+            self.phase = Phase.DONE  # finished before the restart: joining nodes are told so
+
+    # ---- feature extraction (5.3.2d) --------------------------------------------------------
+    def node_reported(self, node: str, signatures: list[str], *, now: float) -> list[Action]:
+        """A node's feature-extractor signatures, reported before it joins."""
+        if node not in self.plan.expected_nodes:
+            raise ProtocolError(f"{node} is not a data party of study {self.plan.study_id}")
+        self.extractors.report(node, signatures)
+        return []
 
     @property
     def current_round(self) -> int | None:
@@ -344,7 +415,7 @@ class Coordinator:
             current.metrics = self.strategy.aggregate_metrics(replies)
         except (MedfedError, ArithmeticError, ValueError, TypeError) as exc:
             return [RoundClosed(current)] + self._fail(f"round {current.round} could not be aggregated: {exc}")
-        actions: list[Action] = [RoundClosed(current)]
+        actions: list[Action] = [RoundClosed(current, committed=self.checkpoint())]
         if current.round >= self.plan.rounds:
             self.phase = Phase.DONE
             return actions + [StudyFinished(True, "")] + self._end_all(True, "")
@@ -368,6 +439,11 @@ class Coordinator:
 
     def _start_round(self, now: float) -> list[Action]:
         connected = sorted(self.connected)
+        try:  # modeling goes on only while every party extracts the same features (5.3.2d)
+            self.extractors.check(connected)
+        except DataError as exc:
+            features: list[Action] = [FeaturesRefused(tuple(self.extractors.suspects), str(exc))]
+            return features + self._fail(f"round {len(self.history) + 1} cannot start: {exc}")
         granted = self._consented(connected, now)
         participants = [n for n in connected if n in granted]
         if len(participants) < self.plan.min_nodes:

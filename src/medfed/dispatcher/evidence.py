@@ -20,7 +20,7 @@ from medfed.core.config import StudyConfig, dump_study
 from medfed.core.messages import Arrays
 from medfed.crypto import SigningKey, Suite
 from medfed.dispatcher.coordinator import RoundRecord
-from medfed.ledger import EntryBuilder, Notary, SignedRequest, open_store
+from medfed.ledger import EntryBuilder, EntryKind, LedgerEntry, Notary, SignedRequest, open_store
 
 log = logging.getLogger("medfed.dispatcher")
 
@@ -45,10 +45,24 @@ class Evidence:
         self.notary = Notary(open_store(path), suite, {name: key.verify_key()}, notary_key=key, name=name)
         self._builder = EntryBuilder(suite, name, key)
 
-    def _submit(self, signed: SignedRequest) -> None:
-        self.notary.submit(signed.request, signed.signature)
+    def _submit(self, signed: SignedRequest) -> str:
+        """Append one entry; returns its hash (the chain's head after it)."""
+        return self.notary.submit(signed.request, signed.signature).entry_hash
+
+    def _recorded(self, kind: EntryKind, **payload: Any) -> LedgerEntry | None:
+        """This study's entry of ``kind`` with ``payload`` fields, if the ledger holds one already."""
+        for entry in self.notary.store:
+            if entry.task_id == self.task and entry.kind is kind and all(
+                entry.payload.get(k) == v for k, v in payload.items()
+            ):
+                return entry
+        return None
 
     def study_started(self) -> None:
+        if self._recorded(EntryKind.STUDY_CREATED) is not None:
+            # A restart of the same study: the ledger already holds its opening entries.
+            log.info("evidence: the ledger already records study %s; not recording it again", self.study.study_id)
+            return
         now = time.time()
         b, study = self._builder, self.study
         manifest = self.suite.digest(dump_study(study).encode()).hex()
@@ -58,7 +72,12 @@ class Evidence:
         code = algorithm_hash(study, self.suite)
         self._submit(b.algorithm(self.task, algorithm_id=study.training.model, version="1", code_hash=code, timestamp=now))
 
-    def round_closed(self, record: RoundRecord, digests: dict[str, str]) -> None:
+    def round_closed(self, record: RoundRecord, digests: dict[str, str]) -> str:
+        earlier = self._recorded(EntryKind.ROUND, round=record.round)
+        if earlier is not None:
+            # A crash fell between this round's entry and its checkpoint: one entry per round.
+            log.warning("evidence: round %d is already in the ledger (entry %d)", record.round, earlier.sequence)
+            return earlier.entry_hash
         p = self.study.privacy
         privacy: dict[str, Any] = {
             "mechanism": p.mechanism.value,
@@ -67,7 +86,7 @@ class Evidence:
         }
         if p.mechanism.value != "none":
             privacy.update(noise_multiplier=p.noise_multiplier, clip_norm=p.clip_norm, delta=p.delta)
-        self._submit(
+        return self._submit(
             self._builder.round(
                 self.task,
                 number=record.round,
@@ -78,6 +97,20 @@ class Evidence:
                 timestamp=time.time(),
             )
         )
+
+    def resumed(self, committed: int) -> str:
+        """A restart carried on after round ``committed`` (5.4.3.2: no committed work lost)."""
+        description = f"dispatcher restarted; resumed at round {committed + 1} after round {committed} was committed"
+        return self._submit(self._builder.anomaly(self.task, description=description, timestamp=time.time()))
+
+    def features_refused(self, suspects: tuple[str, ...], reason: str) -> None:
+        """The study stopped before modeling: parties extract different features (5.3.2d)."""
+        for suspect in suspects or ("",):
+            self._submit(
+                self._builder.anomaly(
+                    self.task, description=reason, timestamp=time.time(), suspect=suspect or None
+                )
+            )
 
     def result(self, params: Arrays, metrics: dict[str, float]) -> None:
         finite = {k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and v == v}

@@ -2,6 +2,9 @@
 
 Progress is written as it happens (``rounds.jsonl``, one line per closed round) so a
 crash loses nothing already finished; the final model and summary follow at the end.
+Each committed round is checkpointed in ``<out>/state.db``: started again on the same
+output folder after a crash, the dispatcher resumes at the round after the last committed
+one (the nodes reconnect by themselves).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from safetensors.numpy import save_file
 from medfed.authz import GrantBook, SqliteAuthzStore
 from medfed.core.config import StudyConfig, load_study
 from medfed.crypto import VerifyKey, get_suite
+from medfed.dispatcher.checkpoint import STATE_FILE, CheckpointStore, SqliteCheckpointStore
 from medfed.dispatcher.consent import ConsentGate
 from medfed.dispatcher.evidence import LEDGER_FILE, Evidence
 from medfed.dispatcher.handshakes import Handshakes
@@ -96,6 +100,8 @@ def run_dispatcher_process(
     if kit.study_id != study.study_id:
         raise IdentityError(f"kit is for study {kit.study_id!r}, study file is {study.study_id!r}")
     out_dir.mkdir(parents=True, exist_ok=True)
+    checkpoints = SqliteCheckpointStore(out_dir / STATE_FILE)
+    _align_rounds_log(out_dir / "rounds.jsonl", checkpoints, study.study_id)
     rounds_log = (out_dir / "rounds.jsonl").open("a", encoding="utf-8")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -126,7 +132,11 @@ def run_dispatcher_process(
         consent=consent,
         handshakes=handshakes,
         evidence=evidence,
+        checkpoints=checkpoints if study.vertical is None else None,
     )
+
+    # Restarted after the study had finished: its model and summary are already final.
+    finished_before = service.runtime.finished.is_set() and (out_dir / "summary.json").exists()
 
     def on_listening(bound: int) -> None:
         if port_file is not None:
@@ -135,6 +145,9 @@ def run_dispatcher_process(
     def watch_end() -> None:
         service.runtime.finished.wait()
         try:
+            if finished_before:
+                log.info("the study had finished before this restart; its results stay as they are")
+                return
             summary = service.runtime.summary()
             model = out_dir / "model.safetensors"
             save_file(service.runtime.coordinator.global_params, str(model) + ".tmp")
@@ -162,4 +175,14 @@ def run_dispatcher_process(
     finally:
         writer.join(timeout=60)  # serve() ended the study if it was still running
         rounds_log.close()
+        checkpoints.close()
     return bool(service.runtime.summary()["ok"])
+
+
+def _align_rounds_log(path: Path, checkpoints: CheckpointStore, study_id: str) -> None:
+    """After a crash, make ``rounds.jsonl`` list exactly the committed rounds: a round that
+    closed but was not checkpointed is run again, and must not appear twice."""
+    saved = checkpoints.latest(study_id)
+    if saved is None:
+        return
+    _write_atomic(path, "".join(json.dumps(entry) + "\n" for entry in saved.rounds).encode())

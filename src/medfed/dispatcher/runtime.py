@@ -7,17 +7,27 @@ so the study logic is the same in one process and across real hospitals.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from medfed.core import serde
-from medfed.core.messages import Ack, NodeFailure, NodeUpdate, RelayMessage, SecAggMessage
+from medfed.core.messages import (
+    Ack,
+    NodeFailure,
+    NodeHello,
+    NodeUpdate,
+    RelayMessage,
+    SecAggMessage,
+)
+from medfed.dispatcher.checkpoint import Checkpoint, CheckpointStore
 from medfed.dispatcher.coordinator import (
     Action,
     Coordinator,
+    FeaturesRefused,
     Phase,
     RoundClosed,
     Send,
@@ -31,6 +41,7 @@ from medfed.errors import MedfedError, ProtocolError
 log = logging.getLogger("medfed.dispatcher")
 
 Deliver = Callable[[str, bytes], None]
+_T = TypeVar("_T")
 
 
 class DispatcherRuntime:
@@ -42,9 +53,12 @@ class DispatcherRuntime:
         clock: Callable[[], float] = time.monotonic,
         on_round: Callable[[dict[str, Any]], None] | None = None,
         evidence: Evidence | None = None,
+        checkpoints: CheckpointStore | None = None,
     ) -> None:
+        """``checkpoints``: where each committed round is persisted, so a restart resumes after it."""
         self.coordinator = coordinator
         self.evidence = evidence
+        self.checkpoints = checkpoints
         self._digests: dict[int, dict[str, str]] = {}
         self._deliver = deliver
         self._clock = clock
@@ -54,6 +68,26 @@ class DispatcherRuntime:
         self.rounds: list[dict[str, Any]] = []
         self.finished = threading.Event()
         self.started_at = clock()
+
+    def resume(self, saved: Checkpoint) -> None:
+        """Carry on after the committed round of ``saved`` (a restart after a crash).
+
+        The per-round history comes back with it, so ``results.json`` lists every round once;
+        the ledger records the restart. CheckpointError if it does not fit the study.
+        """
+        if not isinstance(self.coordinator, Coordinator):
+            raise ProtocolError("only a horizontal study's coordinator resumes from a checkpoint")
+        with self.lock:
+            self.coordinator.resume(saved)
+            self.rounds = [dict(r) for r in saved.rounds]
+            log.warning(
+                "resumed at round %d: round %d of study %s was committed before the restart",
+                saved.round + 1, saved.round, saved.study_id,
+            )
+            self._notarise(Evidence.resumed, saved.round)
+            if self.coordinator.phase is Phase.DONE:
+                log.info("study %s had already finished before the restart", saved.study_id)
+                self.finished.set()
 
     # ---- transport-facing events ----------------------------------------------------------
     def join(self, node: str) -> None:
@@ -98,6 +132,13 @@ class DispatcherRuntime:
                 ack, actions = self.coordinator.relay_received(message, now=now)
                 if not ack.accepted:
                     log.warning("protocol message from %s refused: %s", node, ack.message)
+            elif isinstance(message, NodeHello) and isinstance(self.coordinator, Coordinator):
+                if message.study_id != self.coordinator.plan.study_id:
+                    ack = Ack(False, ProtocolError.code, f"hello for study {message.study_id!r}")
+                else:
+                    log.info("node %s reports %d feature extractor(s)", node, len(message.signatures))
+                    actions = self.coordinator.node_reported(node, message.signatures, now=now)
+                    ack = Ack(True)
             elif isinstance(message, NodeFailure):
                 log.warning("node %s failed round %s: %s", node, message.round, message.message)
                 actions = self.coordinator.failure_received(message, now=now)
@@ -146,24 +187,46 @@ class DispatcherRuntime:
                     log.warning("could not deliver to %s: %s", action.node, exc)
             elif isinstance(action, RoundClosed):
                 self._record_round(action)
-                self._notarise(lambda e, a=action: e.round_closed(a.record, self._digests.pop(a.record.round, {})))
+                digests = self._digests.pop(action.record.round, {})
+                digest = self._notarise(Evidence.round_closed, action.record, digests)
+                if action.committed is not None:
+                    self._save_checkpoint(action.committed, digest or "")
+            elif isinstance(action, FeaturesRefused):
+                log.error("feature extractors differ: %s", action.reason)
+                self._notarise(Evidence.features_refused, action.suspects, action.reason)
             elif isinstance(action, StudyFinished):
                 if action.ok:
                     metrics = self.rounds[-1]["metrics"] if self.rounds else {}
-                    self._notarise(lambda e, m=metrics: e.result(self.coordinator.global_params, m))
+                    self._notarise(Evidence.result, self.coordinator.global_params, metrics)
                 if action.ok:
                     log.info("study finished")
                 else:
                     log.error("study failed: %s", action.reason)
                 self.finished.set()
 
-    def _notarise(self, record: Callable[[Evidence], None]) -> None:
+    def _notarise(self, record: Callable[..., _T], *args: Any) -> _T | None:
+        """``record(evidence, *args)``; None when there is no ledger or it could not be written."""
         if self.evidence is None:
-            return
+            return None
         try:
-            record(self.evidence)
+            return record(self.evidence, *args)
         except (MedfedError, OSError) as exc:  # evidence must not stop the study; the audit will show the gap
             log.error("could not record evidence: %s", exc)
+            return None
+
+    def _save_checkpoint(self, committed: Checkpoint, digest: str) -> None:
+        """Persist the round just committed; after the evidence, so a resume never re-records it."""
+        if self.checkpoints is None:
+            return
+        checkpoint = dataclasses.replace(
+            committed, rounds=[dict(r) for r in self.rounds], evidence_digest=digest, saved_at=time.time()
+        )
+        try:
+            self.checkpoints.save(checkpoint)
+        except (MedfedError, OSError) as exc:  # keep coordinating; a restart would re-run this round
+            log.error("could not checkpoint round %d: %s", committed.round, exc)
+        else:
+            log.info("checkpoint: round %d committed", committed.round)
 
     def _record_round(self, closed: RoundClosed) -> None:
         record = closed.record

@@ -3,19 +3,38 @@
 It routes protocol messages between the nodes through :class:`SecAggServer` and moves
 to the next stage when every node still in the round has answered or dropped. The
 dispatcher only ever holds masked vectors and, at the end, their sum.
+
+Integrity (standard 5.5.1.1e): the unmasking shares are held back until every survivor
+has answered, then checked against each other (every share of one secret lies on one
+polynomial of degree t − 1, see :mod:`medfed.aggregation.secure_integrity`). A node whose
+share is off the polynomial is named in :attr:`SecureRound.faults` and all of its shares
+are left out (policy: exclude); the sum is rebuilt from the consistent shares when at
+least t remain. Its masked input is already inside the sum and stays there: removing it
+would need its mask key, which honest nodes only reveal for nodes that dropped earlier.
+When too many shares disagree to tell who lied, the round is aborted (detected, nobody named).
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from medfed.aggregation.secure_integrity import find_share_faults
 from medfed.core.messages import SecAggMessage
 from medfed.errors import MedfedError, ProtocolError
 from medfed.privacy.secagg import SecAggConfig, SecAggServer
-from medfed.privacy.secagg.messages import AdvertiseKeys, MaskedInput, ShareKeys, UnmaskShares
+from medfed.privacy.secagg._shamir import from_bytes as share_from_bytes
+from medfed.privacy.secagg.errors import SecAggError
+from medfed.privacy.secagg.messages import (
+    AdvertiseKeys,
+    MaskedInput,
+    ShareKeys,
+    UnmaskRequest,
+    UnmaskShares,
+)
 from medfed.privacy.secagg.wire import (
     config_from_jsonable,
     config_to_jsonable,
@@ -36,19 +55,32 @@ _EXPECT = {"advertise": "advertise", "share_keys": "share_keys", "masked": "mask
 
 class SecureRound:
     def __init__(
-        self, *, study_id: str, round_number: int, settings: dict[str, Any], vector_size: int
+        self,
+        *,
+        study_id: str,
+        round_number: int,
+        settings: dict[str, Any],
+        vector_size: int,
+        on_fault: Callable[[str, str], None] | None = None,
     ) -> None:
+        """``on_fault(node, finding)``: called once per node the integrity checks name (e.g. the
+        dispatcher's evidence hook, so the ledger records it)."""
+        self._on_fault = on_fault
         # Fixed by the model, not by whichever node answers first.
         self._masked_bytes = vector_size * RING_BITS // 8
         self.study_id = study_id
         self.round = round_number
         self._ids: dict[str, int] = {name: int(cid) for name, cid in settings["ids"].items()}
         self._names = {cid: name for name, cid in self._ids.items()}
-        self._server = SecAggServer(config_from_jsonable(settings["config"]))
+        self._config = config_from_jsonable(settings["config"])
+        self._server = SecAggServer(self._config)
         self.stage = "advertise"
         self._waiting: set[str] = set(self._ids)
+        self._requests: dict[int, UnmaskRequest] = {}
+        self._unmask: dict[str, UnmaskShares] = {}  # held back until every share can be cross-checked
         self.metrics: dict[str, dict[str, float]] = {}
         self.result: np.ndarray | None = None
+        self.faults: dict[str, str] = {}  # node -> what the integrity checks found
 
     @property
     def included(self) -> list[str]:
@@ -77,7 +109,16 @@ class SecureRound:
                     )
                 self._server.receive_masked(MaskedInput(self._ids[node], data.tobytes()))
             else:
-                self._server.receive_unmask(self._own(node, from_jsonable(message.body, expect=UnmaskShares)))
+                reply = self._own(node, from_jsonable(message.body, expect=UnmaskShares))
+                request = self._requests[reply.sender]
+                if (tuple(sh.owner for sh in reply.b_shares), tuple(sh.owner for sh in reply.s_shares)) != (
+                    request.survivors,
+                    request.dropped,
+                ):
+                    raise SecAggError(f"node {reply.sender} did not answer the unmask request it was sent")
+                for share in reply.b_shares + reply.s_shares:
+                    share_from_bytes(share.value)  # a value that is no field element is refused now
+                self._unmask[node] = reply
         except (MedfedError, TypeError, AttributeError, ValueError, KeyError, RecursionError) as exc:
             # The node's own message is at fault: it is refused, and the node leaves the round.
             raise ProtocolError(f"{node}: {exc}") from None
@@ -106,9 +147,11 @@ class SecureRound:
             out = {cid: ("shares", to_jsonable(m)) for cid, m in self._server.forwarded().items()}
             self.stage = "masked"
         elif self.stage == "masked":
-            out = {cid: ("unmask", to_jsonable(m)) for cid, m in self._server.unmask_requests().items()}
+            self._requests = self._server.unmask_requests()
+            out = {cid: ("unmask", to_jsonable(m)) for cid, m in self._requests.items()}
             self.stage = "unmask"
         else:
+            self._unmask_checked()
             self.result = self._server.result()
             self.stage = "done"
             return []
@@ -120,6 +163,34 @@ class SecureRound:
             for cid, (stage, body) in sorted(out.items())
         ]
 
+
+    def _unmask_checked(self) -> None:
+        """Cross-check every share, then hand the server the shares of the consistent nodes."""
+        by_secret: dict[tuple[int, str], dict[int, int]] = {}
+        for reply in self._unmask.values():
+            x = reply.sender + 1
+            for kind, shares in (("self-mask", reply.b_shares), ("mask key", reply.s_shares)):
+                for share in shares:
+                    by_secret.setdefault((share.owner, kind), {})[x] = share_from_bytes(share.value)
+        faults, undecided = find_share_faults(by_secret, self._config.threshold)
+        for fault in faults:
+            name = self._names[fault.holder]
+            if name in self.faults:
+                continue
+            owner = self._names.get(fault.owner, str(fault.owner))
+            self.faults[name] = f"sent a Shamir share of {owner}'s {fault.secret} inconsistent with the others"
+            if self._on_fault is not None:
+                self._on_fault(name, self.faults[name])
+        if undecided:
+            owners = ", ".join(f"{self._names.get(o, o)}'s {kind}" for o, kind in undecided)
+            raise SecAggError(
+                f"the shares of {owners} disagree beyond what can be attributed; "
+                "the round is aborted and no sum is revealed"
+            )
+        for node, reply in sorted(self._unmask.items()):
+            if node not in self.faults:
+                self._server.receive_unmask(reply)
+        self._unmask = {}
 
 def secure_settings(template: dict[str, Any], participants: list[str]) -> dict[str, Any]:
     """This round's public protocol parameters: node ids, threshold, a fresh round seed."""

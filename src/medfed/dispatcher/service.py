@@ -13,6 +13,7 @@ from typing import Any
 from medfed.core import serde
 from medfed.core.config import StudyConfig
 from medfed.core.messages import StudyResult
+from medfed.dispatcher.checkpoint import CheckpointStore
 from medfed.dispatcher.coordinator import ConsentCheck
 from medfed.dispatcher.evidence import Evidence
 from medfed.dispatcher.handshakes import Handshakes
@@ -40,8 +41,11 @@ class DispatcherService:
         consent: ConsentCheck | None = None,
         handshakes: Handshakes | None = None,
         evidence: Evidence | None = None,
+        checkpoints: CheckpointStore | None = None,
     ):
-        """``handshakes``: require the application-level challenge–response before Join/Submit."""
+        """``handshakes``: require the application-level challenge–response before Join/Submit.
+        ``checkpoints``: each committed round is saved there; when it already holds one for this
+        study (a restart after a crash), the study resumes at the round after it."""
         self.study = study
         self.handshakes = handshakes
         self._outboxes: dict[str, tuple[int, queue.Queue[bytes]]] = {}
@@ -51,8 +55,13 @@ class DispatcherService:
             if study.vertical is not None
             else new_coordinator(study, now=time.monotonic(), sealer=sealer, consent=consent)
         )
-        self.runtime = DispatcherRuntime(coordinator, self._deliver, on_round=on_round, evidence=evidence)
-        if evidence is not None:
+        self.runtime = DispatcherRuntime(
+            coordinator, self._deliver, on_round=on_round, evidence=evidence, checkpoints=checkpoints
+        )
+        saved = checkpoints.latest(study.study_id) if checkpoints is not None and study.vertical is None else None
+        if saved is not None:
+            self.runtime.resume(saved)
+        elif evidence is not None:
             evidence.study_started()
         # One lock for outboxes and study state, so a stale disconnect cannot interleave
         # with the same node's reconnect (re-entrant: the runtime delivers while holding it).

@@ -18,9 +18,18 @@ import numpy as np
 
 from medfed.evaluation import _format
 from medfed.evaluation._curve_sections import curve_sections
+from medfed.evaluation._goals_section import goals_body
 from medfed.evaluation._html import Cell, e, note, section, table
+from medfed.evaluation._iteration_section import iteration_section
 from medfed.evaluation._privacy_section import privacy_section
 from medfed.evaluation._round_sections import rounds_section, traffic_section
+from medfed.evaluation._stages_section import (
+    deployment_body,
+    presentation_body,
+    stage,
+    stage_leads,
+    stages_overview,
+)
 from medfed.evaluation.table import (
     METRICS,
     STANDARD_BAR,
@@ -47,6 +56,7 @@ figure{margin:.6rem 0}figcaption{font-size:.85rem;color:#555}
 svg{max-width:100%;height:auto}
 .grid{display:flex;flex-wrap:wrap;gap:1rem}.note{color:#666;font-style:italic}
 footer{margin-top:2rem;font-size:.85rem;color:#666}
+.stage{border-left:4px solid #d0d7de;padding-left:1rem;margin-top:2.5rem}.lead{color:#444}
 """
 
 
@@ -63,28 +73,53 @@ def render_report(
     """
     study = _dict(results.get("study"))
     title = f"medfed report — {study.get('id', 'study')}"
-    body = "".join(
-        [
-            _header(results),
-            _comparison(results),
-            curve_sections(curves),
-            rounds_section(results),
-            traffic_section(results),
-            privacy_section(results),
-            _hospitals(results),
-            _config(results),
-        ]
+    leads = stage_leads(results)
+    iteration = results.get("iteration")
+    stages = [
+        goals_body(results),
+        _hospitals(results),
+        "".join([_config(results), rounds_section(results), traffic_section(results), privacy_section(results)]),
+        "".join([
+            _comparison(results), curve_sections(curves),
+            iteration_section(iteration) if isinstance(iteration, dict) else "",
+        ]),
+        presentation_body(results),
+        deployment_body(results),
+    ]
+    body = _header(results) + stages_overview(results) + "".join(
+        stage(i, lead, content) for i, (lead, content) in enumerate(zip(leads, stages, strict=True))
     )
     footer = (
         "<footer>Aggregates only: this page holds metrics, counts and curves, and no "
         "individual prediction, image or record identifier. Produced by medfed.</footer>"
     )
+    return page(title, body + footer)
+
+
+def page(title: str, body: str) -> str:
+    """A complete, self-contained HTML document with the report's styles."""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{e(title)}</title><style>{_CSS}</style></head>"
-        f"<body>{body}{footer}</body></html>\n"
+        f"<body>{body}</body></html>\n"
     )
+
+
+def render_iteration_report(iteration: dict[str, Any]) -> str:
+    """The model-iteration page: folds or trials, the selection, curves per run (5.7.3.5)."""
+    study = _dict(iteration.get("study"))
+    title = f"medfed model iteration — {study.get('id', 'study')}"
+    header = f"<header><h1>{e(title)}</h1><p class=\"question\">{e(study.get('question', ''))}</p></header>"
+    return page(title, header + iteration_section(iteration))
+
+
+def write_iteration_report(path: str | os.PathLike[str], iteration: dict[str, Any]) -> Path:
+    """Render :func:`render_iteration_report` to ``path`` (UTF-8), creating parent folders."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_iteration_report(iteration), encoding="utf-8")
+    return target
 
 
 def write_report(
@@ -173,7 +208,8 @@ def _verdict(ok: bool | None, prefix: str) -> Cell:
 
 
 def _hospitals(results: dict[str, Any]) -> str:
-    """Records per class at each hospital (counts only)."""
+    """Records per class at each hospital (counts only), small cells suppressed when the
+    study's goals set a threshold (5.2d, 5.6a)."""
     hospitals = _dict(_dict(results.get("dataset")).get("hospitals"))
     if not hospitals:
         return section("split", "Data split", note("No per-hospital split recorded."))
@@ -181,17 +217,39 @@ def _hospitals(results: dict[str, Any]) -> str:
         {k for counts in hospitals.values() for k in _dict(counts) if k != "total"},
         key=lambda k: (not k.lstrip("-").isdigit(), int(k) if k.lstrip("-").isdigit() else 0, k),
     )
-    rows, sums = [], np.zeros(len(classes) + 1)
+    min_cell = _format.number(_dict(_dict(results.get("goals")).get("data")).get("min_cell"))
+    rows, sums, hidden = [], np.zeros(len(classes) + 1), False
     for name, counts in hospitals.items():
         counts = _dict(counts)
         values = [_format.number(counts.get(c)) or 0.0 for c in classes]
         total = _format.number(counts.get("total"))
         values.append(total if total is not None else sum(values))
         sums += values
-        rows.append([str(name), *(_format.count(v) for v in values)])
-    foot: list[str | Cell] = [Cell("All hospitals", "label"), *(_format.count(v) for v in sums)]
+        shown = _suppressed(values[:-1], int(min_cell)) if min_cell is not None and min_cell > 1 else None
+        hidden = hidden or shown is not None
+        rows.append([str(name), *(shown or [_format.count(v) for v in values[:-1]]), _format.count(values[-1])])
+    # With a hidden cell, per-class totals would give it back: only the grand total is shown.
+    foot_classes = ["—"] * len(classes) if hidden else [_format.count(v) for v in sums[:-1]]
+    foot: list[str | Cell] = [Cell("All hospitals", "label"), *foot_classes, _format.count(sums[-1])]
     head = ["Hospital", *(f"class {c}" for c in classes), "Total"]
-    return section("split", "Data split", table(head, rows, foot=foot))
+    explain = note(f"Counts from 1 to {int(min_cell or 0) - 1} are hidden (small-cell suppression).") if hidden else ""
+    return section("split", "Data split", table(head, rows, foot=foot) + explain)
+
+
+def _suppressed(values: list[float], min_cell: int) -> list[str] | None:
+    """The row's cells with counts in [1, min_cell) hidden; a lone hidden cell takes the next
+    smallest with it, so the row total cannot give it back. ``None`` when nothing is hidden."""
+    small = [i for i, v in enumerate(values) if 0 < v < min_cell]
+    if not small:
+        return None
+    cells = [_format.count(v) for v in values]
+    for i in small:
+        cells[i] = f"<{min_cell}"
+    if len(small) == 1:
+        others = sorted((v, i) for i, v in enumerate(values) if v >= min_cell)
+        if others:
+            cells[others[0][1]] = "suppressed"
+    return cells
 
 
 def _config(results: dict[str, Any]) -> str:

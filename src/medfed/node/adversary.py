@@ -9,8 +9,14 @@ study's ``[adversary]`` behaviour:
 * ``scaling`` — model replacement, ``global + scale · (new − global)``;
 * ``gaussian_noise`` — adds N(0, σ²) to every value.
 
-Every injected fault is recorded here (ground truth, ``Injection``), separately from what the
-dispatcher detects. Only simulations and security evaluations set ``[adversary]``.
+Beyond the plaintext update, a malicious party can replace protocol values with random ones of
+the right type and range (used by ``medfed evaluate security``): Shamir share values (random
+field elements), masked secure-aggregation vectors (random ring words), ciphertext chunks
+(random integers below n² for Paillier, random serialised bytes for CKKS/BFV) and vertical
+gradient parts; it can also flip its labels (data poisoning) or drop out at a chosen stage.
+
+Every injected fault is recorded (ground truth: ``Injection``, ``FaultRecord``), separately
+from what the dispatcher detects. Only simulations and security evaluations set ``[adversary]``.
 """
 
 from __future__ import annotations
@@ -61,3 +67,77 @@ def corrupt(
             changed += v.size
         out[key] = v.astype(value.dtype)
     return out, Injection(round_number, node, config.behaviour.value, changed)
+
+
+# Protocol-level fault injection (standard 5.5.1.1e): what a malicious computing party can
+# replace besides its plaintext update. Each function returns the corrupted value and how
+# many values it replaced; the caller records the ground truth (``FaultRecord``).
+
+
+@dataclass(frozen=True)
+class FaultRecord:
+    """One injected fault: who, when, where in the protocol, what, and how much."""
+
+    round: int
+    node: str
+    target: str  # "update", "shares", "masked", "ciphertext", "gradient", "labels", "dropout"
+    behaviour: str
+    values_changed: int
+
+
+def random_shares(shares: tuple[tuple[int, bytes], ...], rng: np.random.Generator) -> tuple[tuple[int, bytes], ...]:
+    """Every (owner, 66-byte share value) with the value replaced by a random field element
+    of GF(2^521 − 1) (the right type and range: the check cannot reject it by format)."""
+    prime = 2**521 - 1
+    out = []
+    for owner, value in shares:
+        fresh = int.from_bytes(rng.bytes(len(value)), "big") % prime
+        out.append((owner, fresh.to_bytes(len(value), "big")))
+    return tuple(out)
+
+
+def random_ring_words(data: bytes, fraction: float, rng: np.random.Generator, *, word_bytes: int = 4) -> tuple[bytes, int]:
+    """A masked vector with ``fraction`` of its little-endian ring words replaced by uniform ones."""
+    words = np.frombuffer(data, dtype=np.dtype(f"<u{word_bytes}")).copy()
+    mask = rng.random(words.size) < fraction
+    words[mask] = rng.integers(0, 2 ** (8 * word_bytes), int(mask.sum()), dtype=np.uint64).astype(words.dtype)
+    return words.tobytes(), int(mask.sum())
+
+
+def random_ciphertexts(
+    chunks: list[bytes], fraction: float, rng: np.random.Generator, *, header_bytes: int, modulus: int | None = None
+) -> tuple[list[bytes], int]:
+    """Ciphertext chunks with ``fraction`` of them (at least one) replaced by random values.
+
+    The chunk header is kept (a fault there is trivial to see); the body becomes a random
+    integer below ``modulus`` (Paillier: n², so the value is in range) or, without a modulus
+    (TenSEAL's serialised polynomials), random bytes of the same length.
+    """
+    count = max(1, round(fraction * len(chunks)))
+    picked = set(rng.choice(len(chunks), size=min(count, len(chunks)), replace=False).tolist())
+    out = []
+    for i, chunk in enumerate(chunks):
+        if i not in picked:
+            out.append(chunk)
+            continue
+        length = len(chunk) - header_bytes
+        if modulus is not None:
+            value = int.from_bytes(rng.bytes(length + 8), "big") % modulus
+            body = value.to_bytes(length, "big")
+        else:
+            body = rng.bytes(length)
+        out.append(chunk[:header_bytes] + body)
+    return out, len(picked)
+
+
+def random_gradient_part(values: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """A float gradient part with ``fraction`` of its values replaced by uniform draws in its range."""
+    v = np.asarray(values, dtype=np.float64)
+    mask = rng.random(v.shape) < fraction
+    low, high = (float(v.min()), float(v.max())) if v.size else (0.0, 0.0)
+    return np.where(mask, rng.uniform(low, high, v.shape), v).astype(values.dtype), int(mask.sum())
+
+
+def flip_labels(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Label flipping (data poisoning): class c becomes n_classes − 1 − c."""
+    return (n_classes - 1 - np.asarray(labels)).astype(np.asarray(labels).dtype)

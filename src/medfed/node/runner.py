@@ -8,7 +8,7 @@ from typing import Protocol
 
 from medfed.authz.study_use import task_of
 from medfed.core import serde
-from medfed.core.messages import Ack, NodeFailure, NodeUpdate, SecAggMessage, StudyEnd, TrainTask
+from medfed.core.messages import Ack, NodeFailure, SecAggMessage, StudyEnd, TrainTask
 from medfed.errors import MedfedError, ProtocolError, TransportError
 from medfed.node.worker import NodeWorker
 
@@ -37,21 +37,26 @@ def respond(worker: NodeWorker, frame: bytes) -> bytes | StudyEnd:
     try:
         if isinstance(message, SecAggMessage):
             return serde.encode(worker.handle_secure(message))
-        reply = worker.handle(message)
-        frame = serde.encode(reply)
-        if worker.oplog is not None and isinstance(reply, NodeUpdate):
-            # The same digest the dispatcher records in the ledger: an audit compares the two.
-            worker.oplog.record_update_sent(
-                # Mirrors medfed.dispatcher.evidence.update_digest, in the study's suite.
-                task_of(message.study_id), round_number=message.round,
-                update_digest=worker.oplog.suite.digest(frame).hex(),
-            )
-        return frame
+        return serde.encode(worker.handle(message))
     except MedfedError as exc:
         log.error("round %d failed at %s: %s", message.round, worker.name, exc)
         return serde.encode(
             NodeFailure(message.study_id, message.round, worker.name, exc.code, str(exc))
         )
+
+
+def _log_delivered(worker: NodeWorker, frame: bytes) -> None:
+    """Log an update the dispatcher received, with the digest its ledger entry will hold."""
+    if worker.oplog is None:
+        return
+    header = serde.header_of(frame)
+    if header.get("type") != "node_update":
+        return
+    worker.oplog.record_update_sent(
+        # Mirrors medfed.dispatcher.evidence.update_digest, in the study's suite.
+        task_of(header["study_id"]), round_number=int(header["round"]),
+        update_digest=worker.oplog.suite.digest(frame).hex(),
+    )
 
 
 def run_node(worker: NodeWorker, channel: NodeChannel) -> StudyEnd:
@@ -63,9 +68,11 @@ def run_node(worker: NodeWorker, channel: NodeChannel) -> StudyEnd:
         try:
             ack = serde.decode(channel.submit(outcome))
         except TransportError as exc:
-            # The study may have just ended: its StudyEnd is still on the stream.
+            # The study may have just ended: its StudyEnd is still on the stream. The update never
+            # arrived (e.g. the dispatcher crashed), so the log does not claim it was sent.
             log.warning("submission failed (%s); reading on", exc)
             continue
+        _log_delivered(worker, outcome)
         if isinstance(ack, Ack) and not ack.accepted:
             log.warning("dispatcher refused our update: %s", ack.message)
     raise TransportError("the dispatcher closed the connection before the study ended")

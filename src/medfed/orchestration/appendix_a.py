@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,9 @@ from rich.console import Console
 from rich.table import Table
 from sklearn.linear_model import LogisticRegression
 
-from medfed.core.config import Encryption, load_study
+from medfed.core.config import Encryption, dump_study, load_study
+from medfed.data import dataset_info
+from medfed.errors import ConfigError
 from medfed.evaluation.appendix_a import (
     A1_HEAD,
     A2_HEAD,
@@ -48,6 +50,9 @@ class AppendixOptions:
     vertical: bool = True
     vertical_iterations: int = 10
     key_bits: int = 2048
+    # The horizontal scenario's feature table, when not the study file's own: e.g.
+    # "breastmnist_radiomics" (BreastMNIST images through the radiomics extractors).
+    horizontal_dataset: str | None = None
 
 
 def local_plaintext_metrics(features: np.ndarray, labels: np.ndarray, test_x: np.ndarray, test_y: np.ndarray) -> dict[str, float]:
@@ -70,10 +75,24 @@ def round_traffic(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_horizontal(options: AppendixOptions, console: Console) -> dict[str, Any]:
+def horizontal_study_path(options: AppendixOptions) -> Path:
+    """The horizontal study file, rewritten into the run folder when another table is asked for."""
+    if options.horizontal_dataset is None:
+        return options.horizontal_study
     study = load_study(options.horizontal_study)
+    if dataset_info(options.horizontal_dataset).dims != 0:
+        raise ConfigError(f"{options.horizontal_dataset} is not a feature table for logistic regression")
+    study = replace(study, data=replace(study.data, dataset=options.horizontal_dataset))
+    path = options.out_dir / "horizontal-study.toml"
+    path.write_text(dump_study(study), encoding="utf-8")
+    return path
+
+
+def run_horizontal(options: AppendixOptions, console: Console) -> dict[str, Any]:
+    study_path = horizontal_study_path(options)
+    study = load_study(study_path)
     results = run_study(
-        RunOptions(study_path=options.horizontal_study, out_dir=options.out_dir / "horizontal", repeat=options.repeats),
+        RunOptions(study_path=study_path, out_dir=options.out_dir / "horizontal", repeat=options.repeats),
         console,
     )
     scenario = prepare_scenario(study, data_dir=None)
@@ -93,6 +112,7 @@ def run_horizontal(options: AppendixOptions, console: Console) -> dict[str, Any]
     seconds = results["repeats"]["seconds"] if results.get("repeats") else [results["federated"]["seconds"]]
     return {
         "scenario": "horizontal",
+        "dataset": study.data.dataset,
         "protection": protection,
         "precision": precision,
         "joint": joint,

@@ -16,6 +16,7 @@ from rich.table import Table
 from safetensors.numpy import save_file
 
 from medfed.core.config import StudyConfig
+from medfed.core.goals import RELEASES, Criterion
 from medfed.core.messages import Arrays
 from medfed.data import images_to_float
 from medfed.evaluation import Metrics, classification_metrics, compare, write_report
@@ -115,19 +116,150 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def measured_metrics(results: dict[str, Any]) -> dict[str, float | None]:
+    """Every goal metric (core.goals.METRICS) as measured in ``results``; ``None`` when absent."""
+    fed, cen = results.get("federated") or {}, results.get("centralized") or {}
+    privacy = results.get("privacy") or {}
+    attack = privacy.get("membership_inference") or {}
+
+    def num(value: Any) -> float | None:
+        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+    def diff(key: str) -> float | None:
+        a, b = num(fed.get(key)), num(cen.get(key))
+        return None if a is None or b is None else a - b
+
+    accuracy = num(fed.get("accuracy"))
+    return {
+        "auc": num(fed.get("auc")),
+        "ks": num(fed.get("ks")),
+        "accuracy": accuracy,
+        "misdiagnosis_rate": None if accuracy is None else 1.0 - accuracy,
+        "centralized_auc": num(cen.get("auc")),
+        "centralized_ks": num(cen.get("ks")),
+        "centralized_accuracy": num(cen.get("accuracy")),
+        "delta_auc": diff("auc"),
+        "delta_ks": diff("ks"),
+        "delta_accuracy": diff("accuracy"),
+        "epsilon": num(privacy.get("epsilon")),
+        "mia_auc": num(attack.get("auc")),
+        "mia_advantage": num(attack.get("advantage")),
+        "train_seconds": num(fed.get("seconds")),
+        "wall_seconds": num(results.get("wall_seconds")),
+    }
+
+
+def judge_criteria(criteria: tuple[Criterion, ...], results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One verdict per criterion: the measured value and pass/fail; unmeasured counts as fail."""
+    measured = measured_metrics(results)
+    verdicts = []
+    for c in criteria:
+        value = measured.get(c.metric)
+        verdicts.append({
+            "criterion": c.text,
+            "metric": c.metric,
+            "measured": None if value is None else (abs(value) if c.absolute else value),
+            "passed": value is not None and c.holds(value),
+            **({} if value is not None else {"reason": "not measured in this run"}),
+        })
+    return verdicts
+
+
+def goals_verdict(study: StudyConfig, results: dict[str, Any], preflight: dict[str, Any]) -> dict[str, Any]:
+    """The ``goals`` section of results.json (5.2a-e): question, verdicts, enforced goals, grants."""
+    goals = study.goals
+    verdicts = judge_criteria(goals.parsed, results)
+    p, d = goals.privacy, goals.data
+    return {
+        "question": goals.question,
+        "direction": goals.direction,
+        "criteria": verdicts,
+        "passed": all(v["passed"] for v in verdicts),
+        "privacy": {
+            "deidentified_required": p.deidentified,
+            "max_epsilon": p.max_epsilon,
+            "require": list(p.require),
+            "limits": p.limits,
+            **preflight.get("privacy", {}),
+        },
+        "data": {
+            "modality": d.modality,
+            "min_per_class": d.min_per_class,
+            "min_cell": d.min_cell,
+            "sources": d.sources,
+            **preflight.get("data", {}),
+        },
+        "sharing": {party: list(items) for party, items in goals.sharing},
+    }
+
+
+def print_goals(results: dict[str, Any], console: Console) -> None:
+    goals = results.get("goals") or {}
+    verdicts = goals.get("criteria") or []
+    if not verdicts:
+        console.print("goals: no success criteria declared")
+        return
+    table = Table(title="success criteria (5.2b)")
+    for column in ("criterion", "measured", "verdict"):
+        table.add_column(column, justify="right")
+    for v in verdicts:
+        shown = "—" if v["measured"] is None else f"{v['measured']:.4f}"
+        table.add_row(v["criterion"], shown, "[green]PASS[/]" if v["passed"] else "[red]FAIL[/]")
+    console.print(table)
+    console.print("goals: " + ("all criteria met" if goals.get("passed") else "NOT all criteria met"))
+
+
+def release_for(study: StudyConfig, party: str, results: dict[str, Any]) -> dict[str, Any]:
+    """The part of ``results`` the sharing agreement grants ``party`` (5.2e).
+
+    Without a declared agreement every party sees everything (the study as before); with
+    one, only the granted results.json sections, and the study's identity.
+    """
+    granted = study.goals.releases(party)
+    if granted is None:
+        return dict(results)
+    keys = {"study"} | {k for item in granted for k in RELEASES[item]}
+    return {k: v for k, v in results.items() if k in keys}
+
+
+def may_receive(study: StudyConfig, party: str, item: str) -> bool:
+    granted = study.goals.releases(party)
+    return granted is None or item in granted
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(_finite(document), indent=1, allow_nan=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def write_run(
     out_dir: Path,
     results: dict[str, Any],
     *,
     federated_params: Arrays,
     curves: dict[str, tuple[np.ndarray, np.ndarray]],
+    study: StudyConfig | None = None,
 ) -> None:
+    """The run folder (the initiator's); with a sharing agreement, also ``releases/<party>/``
+    holding only what each party is granted: its results.json sections, the model, the report."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / "results.json.tmp"
-    tmp.write_text(json.dumps(_finite(results), indent=1, allow_nan=False), encoding="utf-8")
-    os.replace(tmp, out_dir / "results.json")
+    _write_json(out_dir / "results.json", results)
     save_file(federated_params, str(out_dir / "model.safetensors"))
-    write_report(out_dir / "report.html", results, curves)
+    report = write_report(out_dir / "report.html", results, curves)
+    if study is None or not study.goals.sharing:
+        return
+    members = {p.name for p in study.parties}
+    for party, _ in study.goals.sharing:
+        if party not in members:
+            continue
+        folder = out_dir / "releases" / party
+        _write_json(folder / "results.json", release_for(study, party, results))
+        if may_receive(study, party, "model"):
+            save_file(federated_params, str(folder / "model.safetensors"))
+        if may_receive(study, party, "report"):
+            (folder / "report.html").write_bytes(report.read_bytes())  # aggregates only; rendered once
 
 
 def print_comparison(results: dict[str, Any], console: Console) -> None:

@@ -6,24 +6,44 @@ over mutual TLS; ``mode="simulation"`` runs the same code in this process.
 
 from __future__ import annotations
 
+import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from medfed.core.config import StudyConfig, dump_study, load_study
-from medfed.errors import ConfigError
+from medfed.core.config import (
+    CryptoSuiteName,
+    Encryption,
+    Mechanism,
+    StudyConfig,
+    dump_study,
+    load_study,
+)
+from medfed.core.goals import check_data_requirements, check_privacy_goals
+from medfed.data import LocalDataset, Split, dataset_info, split_summary
+from medfed.data.prepare import suppress
+from medfed.errors import ConfigError, DataError
 from medfed.orchestration.baseline import train_centralized
 from medfed.orchestration.consent import approve_all
 from medfed.orchestration.membership import membership_inference
 from medfed.orchestration.processes import Launch, run_processes
-from medfed.orchestration.results import build_results, evaluate_params, print_comparison, write_run
-from medfed.orchestration.scenario import prepare_scenario, write_hospital_files
+from medfed.orchestration.results import (
+    build_results,
+    evaluate_params,
+    goals_verdict,
+    print_comparison,
+    print_goals,
+    write_run,
+)
+from medfed.orchestration.scenario import Scenario, prepare_scenario, write_hospital_files
+from medfed.privacy.accounting import RDPAccountant
 from medfed.provision import provision_study
 from medfed.simulation import StudyOutcome, simulate
 from medfed.training import resolve_device
@@ -40,6 +60,7 @@ class RunOptions:
     mode: str = "processes"
     repeat: int = 1
     rounds: int | None = None
+    max_train: int | None = None  # keep at most this many training records per hospital (quick checks)
 
 
 def default_out_dir() -> Path:
@@ -68,9 +89,12 @@ def run_study(options: RunOptions, console: Console | None = None) -> dict[str, 
     console.rule(f"[bold]{study.study_id}[/] · {len(study.hospitals)} hospitals · {options.mode} · {device}")
 
     console.print("1/4 data: loading and splitting across hospitals")
-    scenario = prepare_scenario(study, data_dir=options.data_dir)
+    scenario = subsample(prepare_scenario(study, data_dir=options.data_dir), options.max_train, study.training.seed)
     for name, counts in scenario.summary.items():
-        console.print(f"    {name}: {counts}")
+        per_class = suppress({k: v for k, v in counts.items() if k != "total"}, study.goals.data.min_cell)
+        console.print(f"    {name}: {per_class} of {counts['total']} (small counts hidden)")
+    preflight = check_goals(study, scenario)  # refuses here, before any training
+    console.print(f"    goals: privacy and data requirements met ({preflight['summary']})")
 
     console.print("2/4 federated training")
     if options.repeat < 1:
@@ -113,8 +137,10 @@ def run_study(options: RunOptions, console: Console | None = None) -> dict[str, 
         "federated": (scenario.test.labels, fed_proba),
         "centralized": (scenario.test.labels, cen_proba),
     }
-    write_run(out, results, federated_params=outcome.params, curves=curves)
+    results["goals"] = goals_verdict(study, results, preflight)
+    write_run(out, results, federated_params=outcome.params, curves=curves, study=study)
     print_comparison(results, console)
+    print_goals(results, console)
     console.print(f"run folder: {out}  (results.json, model.safetensors, report.html)")
     if options.mode == "processes":
         console.print(f"evidence: medfed audit {out}")
@@ -155,3 +181,109 @@ def _federated(
     )
     return run_processes(study, launch, on_round=on_round)
 
+
+
+# The imaging modality of each registered dataset (MedMNIST v3 paper); None: not recorded.
+_MODALITY = {
+    "pathmnist": "colon pathology", "chestmnist": "chest x-ray", "dermamnist": "dermatoscope",
+    "octmnist": "retinal oct", "pneumoniamnist": "chest x-ray", "retinamnist": "fundus camera",
+    "breastmnist": "breast ultrasound", "bloodmnist": "blood cell microscope",
+    "tissuemnist": "kidney cortex microscope", "organamnist": "abdominal ct",
+    "organcmnist": "abdominal ct", "organsmnist": "abdominal ct", "organmnist3d": "abdominal ct",
+    "nodulemnist3d": "chest ct", "adrenalmnist3d": "abdominal ct", "fracturemnist3d": "chest ct",
+    "vesselmnist3d": "brain mra", "synapsemnist3d": "electron microscope",
+}
+
+
+def subsample(scenario: Scenario, max_train: int | None, seed: int) -> Scenario:
+    """At most ``max_train`` training records per hospital (and a matching share of its
+    validation records), drawn with ``seed``; ``None`` keeps everything."""
+    if max_train is None:
+        return scenario
+    if max_train < 1:
+        raise ConfigError(f"max_train must be >= 1, not {max_train}")
+    rng = np.random.default_rng(seed)
+    datasets = {}
+    for name, ds in scenario.datasets.items():
+        keep = min(1.0, max_train / max(1, len(ds.train.labels)))
+        datasets[name] = replace(ds, train=_take(ds.train, max_train, rng), val=_take(
+            ds.val, max(1, math.ceil(keep * len(ds.val.labels))), rng
+        ))
+    labels = {n: np.concatenate([d.train.labels, d.val.labels]) for n, d in datasets.items()}
+    return replace(scenario, datasets=datasets, summary=split_summary(labels, scenario.n_classes))
+
+
+def _take(split: Split, n: int, rng: np.random.Generator) -> Split:
+    pick = np.sort(rng.permutation(len(split.labels))[:n])
+    return Split(split.images[pick], split.labels[pick])
+
+
+def study_mechanisms(study: StudyConfig) -> set[str]:
+    """The core.goals.REQUIRABLE names this study's configuration uses."""
+    p, used = study.privacy, set()
+    if p.secure_aggregation:
+        used.add("secure_aggregation")
+    if p.mechanism is not Mechanism.NONE:
+        used |= {"differential_privacy", p.mechanism.value}
+    if p.encryption is not Encryption.NONE:
+        used.add("encryption")
+    if study.security.require_grants:
+        used.add("consent")
+    if study.security.suite is CryptoSuiteName.GM:
+        used.add("gm_crypto")
+    return used
+
+
+def planned_epsilon(study: StudyConfig, datasets: dict[str, LocalDataset]) -> dict[str, float]:
+    """Each hospital's epsilon after every planned round, accounted as its node will
+    (medfed.node.privacy): RDP of the subsampled Gaussian; ``inf`` without DP."""
+    p, t = study.privacy, study.training
+    plans = {}
+    for name, ds in datasets.items():
+        if p.mechanism is Mechanism.NONE:
+            plans[name] = math.inf
+            continue
+        accountant = RDPAccountant()
+        if p.mechanism is Mechanism.DP_SGD:
+            rate = min(1.0, t.batch_size / max(1, len(ds.train.labels)))
+            steps = max(1, round(t.local_epochs / rate))
+        else:  # client-level: every hospital in every round, one release per round
+            rate, steps = 1.0, 1
+        accountant.step(noise_multiplier=p.noise_multiplier, sample_rate=rate, steps=steps * t.rounds)
+        plans[name] = accountant.epsilon(p.delta)
+    return plans
+
+
+def data_deidentified(study: StudyConfig, scenario: Scenario) -> dict[str, bool]:
+    """Whether the data layer marks each hospital's data de-identified: a registered public
+    release (MedMNIST, the registered feature tables) is published de-identified."""
+    try:
+        dataset_info(study.data.dataset)
+    except DataError:
+        return {name: False for name in scenario.datasets}
+    return {name: True for name in scenario.datasets}
+
+
+def check_goals(study: StudyConfig, scenario: Scenario) -> dict[str, Any]:
+    """Enforce the declared privacy goals and data requirements before training (5.2c, 5.2d).
+
+    Raises ``GoalRefusedError`` naming every problem; returns what was checked, for results.json.
+    """
+    goals = study.goals
+    plans = planned_epsilon(study, scenario.datasets)
+    marks = data_deidentified(study, scenario)
+    check_privacy_goals(goals.privacy, mechanisms=study_mechanisms(study), planned_epsilon=plans, deidentified=marks)
+    info = dataset_info(study.data.dataset)
+    modality = _MODALITY.get(study.data.dataset)
+    check_data_requirements(goals.data, counts=scenario.summary, class_names=info.labels, modality=modality)
+    worst = max(plans.values()) if plans else math.inf
+    return {
+        "summary": "planned epsilon " + ("unbounded (no DP)" if math.isinf(worst) else f"{worst:.3f}"),
+        "privacy": {
+            "planned_epsilon": None if math.isinf(worst) else round(worst, 4),
+            "mechanisms": sorted(study_mechanisms(study)),
+            "deidentified": all(marks.values()),
+            "enforced": True,
+        },
+        "data": {"dataset_modality": modality, "checked": True},
+    }

@@ -27,12 +27,20 @@ _REFUSED_HINT = (
 
 
 class DispatcherClient:
-    def __init__(self, target: str, tls: ClientTLS, *, connect_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        target: str,
+        tls: ClientTLS,
+        *,
+        connect_timeout: float = 30.0,
+        max_message_bytes: int = wire.MAX_MESSAGE_BYTES,
+    ) -> None:
+        """``max_message_bytes``: the largest frame sent or accepted (see ``medfed.transport.wire``)."""
         credentials = grpc.ssl_channel_credentials(
             root_certificates=tls.ca_pem, private_key=tls.key_pem, certificate_chain=tls.cert_pem
         )
         options = [
-            *wire.CHANNEL_OPTIONS,
+            *wire.channel_options(max_message_bytes),
             ("grpc.ssl_target_name_override", tls.server_name),
             # A node may start before the dispatcher listens: retry the connection briskly.
             ("grpc.initial_reconnect_backoff_ms", 200),

@@ -10,6 +10,11 @@ from pydicom.uid import UID_dictionary
 
 TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "SH", "ST", "UC", "UT"})
 DATE_VRS = frozenset({"DA", "DT"})
+# Bulk binary values (pixels, waveforms, lookup tables): no text identifier can be read out of
+# them, and turning megabytes into a string would dominate the time per file.
+BULK_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "OB or OW", "US or OW"})
+# Unknown-VR values longer than this are bulk data too; shorter ones may be text and are checked.
+_UN_TEXT_LIMIT = 1024
 # UIDs that name software, not a patient, a study or a device instance.
 SOFTWARE_UID_KEYWORDS = frozenset({"ImplementationClassUID"})
 
@@ -34,9 +39,15 @@ def walk(ds: Dataset, prefix: str = "") -> Iterator[tuple[str, DataElement]]:
 
 def values(elem: DataElement) -> list[str]:
     """The element's value(s) as stripped strings (an empty list when empty)."""
+    if elem.VR in BULK_VRS:
+        return []
     value = elem.value
     if value is None or value == "":
         return []
+    if isinstance(value, bytes | bytearray):
+        if len(value) > _UN_TEXT_LIMIT:
+            return []
+        value = bytes(value).decode("latin-1")
     items = list(value) if elem.VM > 1 else [value]
     return [text for text in (str(item).strip() for item in items) if text]
 

@@ -7,7 +7,6 @@ must be excluded because text is burned into its pixels.
 
 from __future__ import annotations
 
-import copy
 import enum
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 
+from medfed.data.deid._copy import copy_dataset
 from medfed.data.deid._walk import DATE_VRS, TEXT_VRS, is_well_known_uid, values
 from medfed.data.deid.actions import DATE_FALLBACK, Action, action_for
 from medfed.data.deid.dates import shift_da, shift_dt
@@ -84,7 +84,7 @@ def patient_key(ds: Dataset) -> str:
 
 def deidentify(ds: Dataset, options: DeidOptions) -> DeidResult:
     """A de-identified copy of ``ds``; :class:`DataError` if a date in it cannot be shifted."""
-    out = copy.deepcopy(ds)
+    out = copy_dataset(ds)
     originals = collect_identifiers(ds)
     key = patient_key(ds)
     pseudonym = options.key.pseudonym(key)

@@ -16,6 +16,7 @@ from medfed.data.features.registry import (
     build_extractor,
     check_same_extractors,
     pipeline_signature,
+    signatures_digest,
 )
 from medfed.data.features.shape import ShapeFeatures
 from medfed.data.features.texture import GLCMTexture, GLRLMTexture
@@ -37,6 +38,7 @@ __all__ = [
     "check_same_extractors",
     "params_digest",
     "pipeline_signature",
+    "signatures_digest",
 ]
 
 

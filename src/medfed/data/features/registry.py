@@ -16,7 +16,13 @@ from medfed.data.features.shape import ShapeFeatures
 from medfed.data.features.texture import GLCMTexture, GLRLMTexture
 from medfed.errors import ConfigError, DataError
 
-__all__ = ["EXTRACTOR_NAMES", "build_extractor", "check_same_extractors", "pipeline_signature"]
+__all__ = [
+    "EXTRACTOR_NAMES",
+    "build_extractor",
+    "check_same_extractors",
+    "pipeline_signature",
+    "signatures_digest",
+]
 
 
 def _embedding(**params: Any) -> Extractor:
@@ -58,8 +64,13 @@ def build_extractor(name: str, **params: Any) -> Extractor:
 
 def pipeline_signature(extractors: Sequence[Extractor]) -> str:
     """One signature for an ordered list of extractors (column order matters)."""
-    parts = [e.signature() for e in extractors]
-    return f"pipeline/v1/sha256:{params_digest({'extractors': parts})}"
+    return signatures_digest([e.signature() for e in extractors])
+
+
+def signatures_digest(signatures: Sequence[str]) -> str:
+    """``pipeline_signature`` of the extractors whose signatures are ``signatures`` (as a
+    data file records them), so parties can be compared with one string each."""
+    return f"pipeline/v1/sha256:{params_digest({'extractors': list(signatures)})}"
 
 
 def _explain(reference: str, other: str) -> str:

@@ -38,14 +38,18 @@ class DicomReader:
 
     def add(self, path: Path, source: str, sha256: str) -> None:
         """Read one file; anything wrong with it becomes a :class:`Skipped`, never an error."""
-        try:
-            ds = pydicom.dcmread(path)
-        except InvalidDicomError:
-            self.skipped.append(Skipped(source, SkipReason.NOT_DICOM))
-            return
-        except (OSError, EOFError, ValueError, KeyError) as exc:
-            self.skipped.append(Skipped(source, SkipReason.UNREADABLE, str(exc)))
-            return
+        ds = read_dicom(path, source)
+        if isinstance(ds, Skipped):
+            self.skipped.append(ds)
+        else:
+            self.add_dataset(ds, source, sha256)
+
+    def add_dataset(self, ds: Dataset, source: str, sha256: str) -> None:
+        """Decode one dataset already read (and perhaps de-identified); bad pixels are skipped.
+
+        The encoded pixel data is dropped from ``ds`` once decoded (only its attributes are
+        needed to assemble series), so a large folder is not held in memory twice.
+        """
         if "PixelData" not in ds and "FloatPixelData" not in ds:
             # pydicom stops quietly at a cut-off element, so a file truncated before its pixels
             # reads as one without them; an image SOP class without pixels points to that.
@@ -58,11 +62,21 @@ class DicomReader:
             # pydicom raises these when no installed plugin decodes the transfer syntax.
             self.skipped.append(Skipped(source, SkipReason.UNSUPPORTED_COMPRESSION, str(exc)))
             return
-        except (ValueError, AttributeError, EOFError, OSError) as exc:
+        except (ValueError, AttributeError, EOFError, OSError, KeyError) as exc:
             self.skipped.append(Skipped(source, SkipReason.UNREADABLE, str(exc)))
             return
+        if pixels.dtype == np.float64:
+            # Rescaled values (HU) are exact in float32; half the memory for a large folder.
+            pixels = pixels.astype(np.float32)
+        for keyword in ("PixelData", "FloatPixelData"):
+            if keyword in ds:
+                delattr(ds, keyword)
         one = _Slice(pixels, ds, source, sha256)
-        if pixels.ndim == 2 and "SeriesInstanceUID" in ds and "ImagePositionPatient" in ds:
+        series = self._series.get(str(ds.get("SeriesInstanceUID", "")))
+        if series and any(s.sha256 == sha256 for s in series):
+            # The same file twice is one image stored twice, not two slices: cleaning counts it.
+            self.items.append(_item(one))
+        elif pixels.ndim == 2 and "SeriesInstanceUID" in ds and "ImagePositionPatient" in ds:
             self._series[str(ds.SeriesInstanceUID)].append(one)
         else:
             self.items.append(_item(one))
@@ -79,6 +93,16 @@ class DicomReader:
             else:
                 self.skipped.extend(Skipped(s.source, volume[0], volume[1]) for s in slices)
         self._series.clear()
+
+
+def read_dicom(path: Path, source: str) -> Dataset | Skipped:
+    """The dataset in ``path``, or why it cannot be read (never raises for a bad file)."""
+    try:
+        return pydicom.dcmread(path)
+    except InvalidDicomError:
+        return Skipped(source, SkipReason.NOT_DICOM)
+    except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
+        return Skipped(source, SkipReason.UNREADABLE, str(exc))
 
 
 def _is_image(ds: Dataset) -> bool:

@@ -6,6 +6,7 @@ import enum
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -83,8 +84,17 @@ def build_record(
     skipped: list[Skipped],
     checksums: dict[str, str],
     label_problems: dict[str, int],
+    *,
+    rename: Callable[[str], str] | None = None,
 ) -> DatasetRecord:
-    """The record of ``items``; ``checksums`` cover every file read, items and skipped alike."""
+    """The record of ``items``; ``checksums`` cover every file read, items and skipped alike.
+
+    ``rename`` maps each source path to the name the record shows (a path that names a
+    patient must not reach a record that leaves the de-identification step).
+    """
+    if rename is not None:
+        checksums = {rename(path): digest for path, digest in checksums.items()}
+        skipped = [Skipped(rename(s.path), s.reason, s.detail) for s in skipped]
     shapes = Counter("x".join(map(str, item.pixels.shape)) for item in items)
     return DatasetRecord(
         modalities=tuple(sorted({item.modality for item in items})),

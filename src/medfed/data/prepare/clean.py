@@ -1,7 +1,7 @@
 """Cleaning (standard 5.3.3.2a-b): drop unusable images and say why, item by item.
 
 Checks run in this order and an item is dropped for the first reason that applies:
-corrupt (no pixels, non-finite values, not 2-D or 3-D), out of specification (modality,
+corrupt (no pixels, non-finite values, not 2-D or 3-D), out of specification (modality, dimensions,
 size, bit depth, empty or constant), exact duplicate (same content hash as a kept item),
 near duplicate (perceptual hash within ``near_duplicate_distance`` bits of a kept item).
 The first occurrence is kept, so the result depends on input order only in which copy of
@@ -29,6 +29,7 @@ class DropReason(StrEnum):
 
     CORRUPT = "corrupt"
     WRONG_MODALITY = "wrong_modality"
+    WRONG_DIMENSIONS = "wrong_dimensions"
     SIZE_OUT_OF_RANGE = "size_out_of_range"
     BIT_DEPTH = "bit_depth"
     EMPTY_OR_CONSTANT = "empty_or_constant"
@@ -49,9 +50,11 @@ class CleaningSpec:
     ``depth_range`` bounds the number of slices of a volume. ``bit_depths``: accepted
     declared (or integer dtype) bit depths; None accepts any. ``allow_float``: accept float
     pixel arrays that declare no bit depth. ``near_duplicate_distance``: largest Hamming
-    distance (of 64 bits) still counted as a near duplicate; -1 turns the check off."""
+    distance (of 64 bits) still counted as a near duplicate; -1 turns the check off.
+    ``dims``: accepted numbers of array axes (2 for images, 3 for volumes); None accepts both."""
 
     modalities: frozenset[str] | None = None
+    dims: frozenset[int] | None = None
     min_side: int = 16
     max_side: int = 4096
     depth_range: tuple[int, int] = (1, 2048)
@@ -121,6 +124,8 @@ def _spec_problem(item: ImageItem, pixels: np.ndarray, spec: CleaningSpec) -> Dr
     """The first out-of-specification reason, or None."""
     if spec.modalities is not None and item.modality not in spec.modalities:
         return DropReason.WRONG_MODALITY
+    if spec.dims is not None and pixels.ndim not in spec.dims:
+        return DropReason.WRONG_DIMENSIONS
     sides = pixels.shape[-2:]
     if min(sides) < spec.min_side or max(sides) > spec.max_side:
         return DropReason.SIZE_OUT_OF_RANGE

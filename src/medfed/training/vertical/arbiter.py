@@ -3,6 +3,13 @@
 It sends the public key to every data party, then decrypts each party's masked gradient
 [[G + R]] and returns G + R to that party. It never receives features, labels, partial
 scores or residuals, and every value it decrypts carries a mask it does not know.
+
+Integrity cross-check (standard 5.5.1.1e): a data party masks each gradient value G with R
+uniform below 2^(|n| − headroom), and |G| < 2^(|n| − 2·headroom), so every honest G + R lies
+in (−2^(|n| − 2·headroom), 2^(|n| − headroom) + 2^(|n| − 2·headroom)). A ciphertext replaced by
+a random unit mod n² decrypts to a value uniform mod n, outside that window except with
+probability about 2^−(headroom − 1): the arbiter refuses it, names the sender in ``faults``, and
+returns nothing for it (the arbiter learns nothing new: the window is public).
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ class ArbiterParty:
         self._next = dict.fromkeys(parties, 0)
         self._started = False
         self.decrypted: list[DecryptedGradient] = []  # what this party has seen, for audit
+        self.faults: dict[str, str] = {}  # party -> what the integrity check found
 
     @property
     def done(self) -> bool:
@@ -86,7 +94,21 @@ class ArbiterParty:
         values = tuple(
             self._sk.decrypt_many([pk.ciphertext_from_bytes(c) for c in message.ciphertexts])
         )
+        self._check_window(sender, values)
         self._next[sender] += 1
         reply = DecryptedGradient(self.name, sender, message.iteration, values=values)
         self.decrypted.append(reply)
         return [reply]
+
+    def _check_window(self, sender: str, values: tuple[int, ...]) -> None:
+        bits = self._sk.public_key.bits
+        headroom = self._config.mask_headroom_bits
+        gradient_limit = 1 << (bits - 2 * headroom)
+        upper = (1 << (bits - headroom)) + gradient_limit
+        outside = sum(1 for v in values if not -gradient_limit < v < upper)
+        if outside:
+            self.faults[sender] = f"{outside} masked gradient value(s) outside the masking window"
+            raise ProtocolError(
+                f"arbiter: {sender!r} sent {outside} masked gradient value(s) that no honest party "
+                "can produce (a corrupted or random ciphertext)"
+            )

@@ -50,6 +50,7 @@ FEATURES = {
     "check_same_extractors",
     "params_digest",
     "pipeline_signature",
+    "signatures_digest",
 }
 
 

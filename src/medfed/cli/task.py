@@ -1,0 +1,269 @@
+"""``medfed task``: the dispatcher's task queue from the command line (clauses 5.4.2.3c-d, 5.4.3.2a-d).
+
+    medfed task create --store tasks.db --study study.toml [--kind study] [--priority 5] ...
+    medfed task show|cancel|result ID --store tasks.db
+    medfed task list|nodes --store tasks.db
+    medfed task worker --store tasks.db --node-id hospital-a --capacity 2 --datasets pneumonia
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from medfed.errors import ConfigError, IdentityError
+from medfed.roles import Role
+from medfed.scheduling import (
+    KINDS,
+    Scheduler,
+    Task,
+    TaskSpec,
+    TaskState,
+    open_task_store,
+    parse_study_text,
+)
+
+
+def register(sub: Any) -> None:
+    task = sub.add_parser("task", help="task queue: create, show, list, cancel, result, nodes, worker")
+    actions = task.add_subparsers(dest="task_action", required=True)
+
+    create = _with_store(actions.add_parser("create", help="queue a task (the initiator)"))
+    create.add_argument("--study", type=Path, required=True, help="the study file (TOML)")
+    create.add_argument("--kind", default="study", choices=KINDS)
+    create.add_argument("--name", help="a label (default: the study file's name)")
+    create.add_argument("--priority", type=int, default=0, help="0..1000, higher runs first (default 0)")
+    create.add_argument("--bound-to", help="the node that must run it (default: any node holding the data)")
+    create.add_argument("--participants", default="", help="comma-separated parties of the study")
+    create.add_argument("--dataset", action="append", default=[], metavar="PARTY=ID", help="a party's dataset id")
+    create.add_argument("--family", help="group id (a cross-validation, a search)")
+    create.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="VALUE is JSON or text")
+    who = create.add_mutually_exclusive_group()
+    who.add_argument("--kit", type=Path, help="the initiator's kit (its name becomes the submitter)")
+    who.add_argument("--submitter", default="initiator", help="who submits (default: initiator)")
+
+    for action, help_text in (("show", "a task's configuration and assignment"), ("cancel", "stop a task")):
+        parser = _with_store(actions.add_parser(action, help=help_text))
+        parser.add_argument("task_id")
+        if action == "cancel":
+            parser.add_argument("--by", default="initiator", help="who cancels (recorded as the reason)")
+
+    result = _with_store(actions.add_parser("result", help="a finished task's output (the result party only)"))
+    result.add_argument("task_id")
+    result.add_argument("--kit", type=Path, required=True, help="the caller's kit: must hold the result role")
+
+    listing = _with_store(actions.add_parser("list", help="tasks, oldest first"))
+    listing.add_argument("--state", choices=[s.value for s in TaskState])
+    listing.add_argument("--family")
+
+    _with_store(actions.add_parser("nodes", help="the nodes that reported, their capacity, load and data"))
+
+    worker = _with_store(actions.add_parser("worker", help="run this node's tasks until interrupted"))
+    worker.add_argument("--node-id", required=True)
+    worker.add_argument("--capacity", type=int, default=1, help="tasks at once (default 1)")
+    worker.add_argument("--load", type=float, default=0.0, help="slots taken by other work (default 0)")
+    worker.add_argument("--datasets", default="", help="comma-separated dataset ids this node holds")
+    worker.add_argument("--data-dir", type=Path, help="folder of MedMNIST files (or $MEDFED_DATA_DIR)")
+    worker.add_argument("--out", type=Path, default=Path("task-runs"), help="one folder per task (default task-runs/)")
+    worker.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    worker.add_argument("--poll", type=float, default=2.0, help="seconds between looks at the queue")
+    task.set_defaults(_run=run)
+
+
+def _with_store(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--store", required=True, help="SQLite file, sqlite:///path or postgresql+psycopg://...")
+    parser.add_argument("--lease", type=float, default=30.0, help="seconds a silent node keeps its tasks")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    store = open_task_store(args.store)
+    try:
+        scheduler = Scheduler(store, lease_seconds=args.lease)
+        return _ACTIONS[args.task_action](scheduler, args)
+    finally:
+        store.close()
+
+
+def _create(scheduler: Scheduler, args: argparse.Namespace) -> int:
+    try:
+        study_text = args.study.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read study file {args.study}: {exc.strerror}") from None
+    submitter = args.submitter
+    if args.kit is not None:
+        kit = _kit(args.kit)
+        if kit.role is not Role.INITIATOR:
+            raise IdentityError(f"kit {args.kit} is the {kit.role.value!r} role; tasks are created by the initiator")
+        submitter = kit.name
+    spec = TaskSpec(
+        kind=args.kind,
+        name=args.name or args.study.stem,
+        study_toml=study_text,
+        priority=args.priority,
+        participants=tuple(p for p in args.participants.split(",") if p),
+        dataset_ids=dict(_pair(item, "--dataset") for item in args.dataset),
+        bound_to=args.bound_to,
+        family=args.family,
+        params={k: _value(v) for k, v in (_pair(item, "--param") for item in args.param)},
+    )
+    task = scheduler.submit(spec, submitter)
+    _show_task(scheduler, task, args.json)
+    return 0
+
+
+def _show(scheduler: Scheduler, args: argparse.Namespace) -> int:
+    _show_task(scheduler, scheduler.get(args.task_id), args.json)
+    return 0
+
+
+def _cancel(scheduler: Scheduler, args: argparse.Namespace) -> int:
+    _show_task(scheduler, scheduler.cancel(args.task_id, args.by), args.json)
+    return 0
+
+
+def _result(scheduler: Scheduler, args: argparse.Namespace) -> int:
+    kit = _kit(args.kit)
+    print(json.dumps(scheduler.result(args.task_id, kit.role), indent=1))
+    return 0
+
+
+def _list(scheduler: Scheduler, args: argparse.Namespace) -> int:
+    state = TaskState(args.state) if args.state else None
+    tasks = scheduler.list(state=state, family=args.family)
+    if args.json:
+        print(json.dumps([_summary(t) for t in tasks], indent=1))
+        return 0
+    print(f"{'task':<32}  {'kind':<10} {'pri':>4}  {'state':<9} {'node':<16} {'progress':>8}  name")
+    for t in tasks:
+        print(
+            f"{t.task_id:<32}  {t.spec.kind:<10} {t.spec.priority:>4}  {t.state.value:<9} "
+            f"{t.assigned_node or '-':<16} {t.progress:>8.0%}  {t.spec.name}"
+        )
+    return 0
+
+
+def _nodes(scheduler: Scheduler, args: argparse.Namespace) -> int:
+    active: dict[str, int] = {}
+    for state in (TaskState.ASSIGNED, TaskState.RUNNING):
+        for t in scheduler.list(state=state):
+            active[t.assigned_node or ""] = active.get(t.assigned_node or "", 0) + 1
+    rows = [
+        {**n.to_dict(), "live": scheduler.live(n), "active_tasks": active.get(n.node_id, 0), "last_seen": _when(n.last_seen)}
+        for n in scheduler.nodes()
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(f"{'node':<20} {'live':<5} {'capacity':>8} {'load':>5} {'active':>6}  datasets")
+    for r in rows:
+        live = "yes" if r["live"] else "no"
+        print(
+            f"{r['node_id']:<20} {live:<5} {r['capacity']:>8} {r['load']:>5g} {r['active_tasks']:>6}  "
+            f"{', '.join(r['datasets']) or '-'}"
+        )
+    return 0
+
+
+def _worker(scheduler: Scheduler, args: argparse.Namespace) -> int:
+    from medfed.orchestration.task_worker import TaskWorker
+
+    data_dir = args.data_dir or (Path(os.environ["MEDFED_DATA_DIR"]) if os.environ.get("MEDFED_DATA_DIR") else None)
+    worker = TaskWorker(
+        scheduler,
+        args.node_id,
+        capacity=args.capacity,
+        datasets=tuple(d for d in args.datasets.split(",") if d),
+        data_dir=data_dir,
+        out_root=args.out,
+        load=args.load,
+        device=args.device,
+    )
+    node = worker.heartbeat()  # refuses a bad node id, capacity or dataset list before the loop
+    print(f"node {node.node_id}: capacity {node.capacity}, datasets {', '.join(node.datasets) or '-'}; Ctrl-C stops")
+    stop = threading.Event()
+    try:
+        worker.run_forever(stop, poll_seconds=args.poll)
+    except KeyboardInterrupt:
+        # Tasks still running are re-queued by the scheduler once this node's lease runs out.
+        stop.set()
+    return 0
+
+
+_ACTIONS = {
+    "create": _create,
+    "show": _show,
+    "cancel": _cancel,
+    "result": _result,
+    "list": _list,
+    "nodes": _nodes,
+    "worker": _worker,
+}
+
+
+def _kit(path: Path) -> Any:
+    from medfed.pki import load_kit
+
+    return load_kit(path)
+
+
+def _pair(item: str, option: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"{option} takes KEY=VALUE, not {item!r}")
+    return key, value
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _when(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _summary(task: Task) -> dict[str, Any]:
+    out = task.to_dict()
+    del out["spec"]["study_toml"]
+    return out
+
+
+def _show_task(scheduler: Scheduler, task: Task, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(_summary(task), indent=1))
+        return
+    spec = task.spec
+    study_id = parse_study_text(spec.study_toml).study_id  # checked when the task was queued
+    print(f"task {task.task_id}")
+    print("  configuration")
+    print(f"    kind          {spec.kind}")
+    print(f"    name          {spec.name}")
+    print(f"    study         {study_id}")
+    print(f"    priority      {spec.priority}")
+    print(f"    participants  {', '.join(spec.participants) or 'all parties of the study'}")
+    datasets = ", ".join(f"{p}={d}" for p, d in spec.dataset_ids.items())
+    print(f"    datasets      {datasets or '-'}")
+    print(f"    bound to      {spec.bound_to or 'any node holding the data'}")
+    print(f"    family        {spec.family or '-'}")
+    print(f"    params        {json.dumps(spec.params)}")
+    print(f"    submitter     {task.submitter}")
+    print("  assignment")
+    print(f"    state         {task.state.value}")
+    print(f"    node          {task.assigned_node or '-'}")
+    print(f"    attempts      {task.attempts} of {scheduler.max_attempts}")
+    print(f"    progress      {task.progress:.0%}")
+    print(f"    created       {_when(task.created_at)}")
+    print(f"    updated       {_when(task.updated_at)}")
+    if task.failure:
+        print(f"    reason        {task.failure}")
+    if task.result is not None:
+        print("    result        available to the result party (medfed task result)")
