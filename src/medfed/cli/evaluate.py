@@ -57,7 +57,7 @@ def register(sub: Any) -> None:
     p.add_argument("--robust", default="median", help="robust rule behind the screen (median, trimmed_mean, krum)")
     p.add_argument("--screen-factor", type=float, default=3.0, help="flag updates beyond this × median distance")
     p.add_argument("--value-fraction", type=float, default=0.5, help="random_factors: share of values replaced")
-    p.add_argument("--protocol", default="shares,masked,dropout,replay,paillier,ckks",
+    p.add_argument("--protocol", default="shares,masked,dropout,replay,paillier,ckks,vertical",
                    help=f"protocol-level targets ({', '.join(PROTOCOL_TARGETS)}); '' for none")
     p.add_argument("--protocol-rounds", type=int, default=3)
     p.add_argument("--protocol-values", type=int, default=4096, help="vector length in protocol trials")

@@ -45,7 +45,7 @@ def register(sub: Any) -> None:
         "--keep-uploads",
         type=Path,
         metavar="DIR",
-        help="keep every uploaded image here (default: never written)",
+        help="keep every classified image here, mode 0600 (default: uploads never touch the disk)",
     )
     serve.add_argument(
         "--max-upload-mb", type=float, default=8.0, help="largest accepted image (default 8 MiB)"

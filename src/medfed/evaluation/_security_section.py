@@ -102,7 +102,10 @@ def _protocol_html(rows: list[dict[str, Any]]) -> str:
         "ciphertext chunks replaced by random values of the ciphertext's type; TenSEAL chunks fail "
         "deserialisation at the aggregator (named, excluded), a random Paillier value is a well-formed "
         "ciphertext, caught only when the key holder range-checks the decrypted sum (round discarded, "
-        "nobody named). Caught = named, or stopped before a wrong aggregate was used."
+        "nobody named). Vertical: the host replaces a masked gradient value with a random ciphertext; the "
+        "arbiter finds it outside the masking window and names the host, and the study stops (a vertical "
+        "study cannot go on without a party's features). Caught = named, or stopped before a wrong "
+        "aggregate was used."
     )
     return note(text) + table(head, body)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -61,17 +62,22 @@ class RunOptions:
     repeat: int = 1
     rounds: int | None = None
     max_train: int | None = None  # keep at most this many training records per hospital (quick checks)
+    # Called after each federated round with the finished fraction of the run (0.05-0.9), e.g. by a task worker.
+    on_progress: Callable[[float], None] | None = None
 
 
 def default_out_dir() -> Path:
     return Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
-def _round_progress(progress: Progress, task: Any, total: int) -> Any:
+def _round_progress(progress: Progress, task: Any, total: int, options: RunOptions, attempt: int) -> Any:
     def on_round(entry: dict[str, Any]) -> None:
         auc = entry.get("metrics", {}).get("val_auc")
         label = f"round {entry['round']}/{total}" + (f" · val AUC {auc:.3f}" if auc is not None else "")
         progress.update(task, advance=1, description=label)
+        if options.on_progress is not None:
+            done = (attempt + min(int(entry["round"]), total) / max(total, 1)) / max(options.repeat, 1)
+            options.on_progress(0.05 + 0.85 * done)
 
     return on_round
 
@@ -105,7 +111,7 @@ def run_study(options: RunOptions, console: Console | None = None) -> dict[str, 
             TextColumn("    {task.description}"), BarColumn(), TimeElapsedColumn(), console=console
         ) as progress:
             task = progress.add_task("starting", total=study.training.rounds)
-            on_round = _round_progress(progress, task, study.training.rounds)
+            on_round = _round_progress(progress, task, study.training.rounds, options, attempt)
             outcomes.append(_federated(study, options, out, attempt, scenario, device, on_round))
         console.print(f"    run {attempt + 1}: {outcomes[-1].wall_seconds:.1f} s")
     timings = [o.wall_seconds for o in outcomes]

@@ -175,6 +175,7 @@ class TaskWorker:
                     mode="simulation",
                     rounds=params.get("rounds"),
                     max_train=params.get("max_train"),
+                    on_progress=progress,
                 ),
                 console=Console(file=log_file, width=120),
             )

@@ -218,3 +218,14 @@ def test_the_secure_round_reports_each_named_node_once_to_its_fault_hook(monkeyp
     monkeypatch.setattr(evaluation, "SecureRound", Hooked)
     _secure_round(NAMES, NAMES[:1], "shares", 1, updates, rng, 0.5, [])
     assert [node for node, _ in seen] == [NAMES[0]] and "Shamir share" in seen[0][1]
+
+
+@pytest.mark.clause("5.5.1.1e")
+def test_the_vertical_trial_names_the_host_and_flags_nobody_when_clean(arbiter_key) -> None:
+    from medfed.orchestration.security_eval import _vertical_run
+
+    rng = np.random.default_rng(10)
+    truth: list = []
+    assert _vertical_run(arbiter_key, False, 2, rng, truth) == set() and truth == []
+    named = _vertical_run(arbiter_key, True, 2, rng, truth)
+    assert named == {(f.round, f.node) for f in truth} == {(1, "h1")}

@@ -38,6 +38,9 @@ def test_clinician_uploads_png_and_dicom_and_sees_the_sdk_prediction(
 ) -> None:
     _log_in(page, service.url, PASSWORD)
     page.locator("#workspace").wait_for(state="visible")
+    page.reload()  # the session survives a reload, in its HttpOnly cookie
+    page.locator("#workspace").wait_for(state="visible")
+    assert page.inner_text("#who") == USER
     # The model card: study, version, date and metrics from the signed descriptor.
     card = sdk.descriptor
     summary = page.inner_text("#card-summary")

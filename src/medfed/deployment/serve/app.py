@@ -188,6 +188,11 @@ def create_app(
             )
         return JSONResponse({"status": "ready", "model_version": model_version(model.card)})
 
+    @app.get(f"{API}/session", tags=["session"], summary="Who the credential belongs to")
+    async def session(request: Request) -> dict[str, Any]:
+        claims = authenticate(request, changes_state=False)
+        return {"user": claims.subject, "expires_at": claims.expires_at}
+
     @app.get(f"{API}/model", tags=["model"], summary="The model card")
     async def model_card(request: Request) -> dict[str, Any]:
         authenticate(request, changes_state=False)

@@ -123,6 +123,8 @@ async function enter() {
     return;
   }
   renderCard(await response.json());
+  const session = await fetch(`${API}/session`, { credentials: "same-origin" });
+  if (session.ok) $("who").textContent = (await session.json()).user;
   show("login", false);
   show("workspace", true);
   show("session", true);
@@ -142,7 +144,6 @@ async function login(event) {
     showError("login-error", `Login refused: ${await errorMessage(response)}`);
     return;
   }
-  $("who").textContent = (await response.json()).user;
   await enter();
 }
 
