@@ -84,8 +84,9 @@ def patient_key(ds: Dataset) -> str:
 
 def deidentify(ds: Dataset, options: DeidOptions) -> DeidResult:
     """A de-identified copy of ``ds``; :class:`DataError` if a date in it cannot be shifted."""
-    out = copy_dataset(ds)
+    # Collecting first decodes every element once; the copy then shares the decoded values.
     originals = collect_identifiers(ds)
+    out = copy_dataset(ds)
     key = patient_key(ds)
     pseudonym = options.key.pseudonym(key)
     offset = (

@@ -35,7 +35,7 @@ from medfed.data.register.options import RegisterOptions
 from medfed.data.register.outputs import RECORD_FILE, stage_and_commit, write_json, write_npz
 from medfed.data.register.read import Progress, Read, read_folder
 from medfed.data.register.redact import Redactor
-from medfed.errors import DataError
+from medfed.errors import ConfigError, DataError
 
 DATA_FILE = "data.npz"  # what ``medfed node --data`` reads: train and validation splits
 TEST_FILE = "test.npz"  # the hospital's own held-out patients
@@ -66,9 +66,13 @@ def register_folder(
 
     Raises :class:`DataError` (nothing written) for an empty folder, a labels CSV that
     matches no image or names unknown classes, an identifier the de-identification left,
-    or no usable labelled image; :class:`ConfigError` for a labels CSV without its columns.
+    or no usable labelled image; :class:`ConfigError` for a labels CSV without its columns
+    or an output folder inside ``root``.
     """
     root, out = Path(root), Path(out)
+    if out.resolve().is_relative_to(root.resolve()):
+        # A second run would read the first one's outputs as new images.
+        raise ConfigError(f"the dataset folder {out} must not lie inside the folder it registers")
     read = read_folder(root, options, on_progress)
     redactor = read.redactor()
     items, unlabelled = _labelled_items(read, options, redactor)

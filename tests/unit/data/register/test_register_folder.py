@@ -83,6 +83,12 @@ def test_a_csv_without_the_id_column_is_a_config_error(tmp_path: Path) -> None:
         register_folder(tmp_path / "in", tmp_path / "out", _options(wrong))
 
 
+def test_an_output_folder_inside_the_input_is_refused(tmp_path: Path) -> None:
+    csv_path = _pictures(tmp_path / "in")
+    with pytest.raises(ConfigError, match="must not lie inside"):
+        register_folder(tmp_path / "in", tmp_path / "in" / "registered", _options(csv_path))
+
+
 def test_an_unknown_task_or_size_is_refused() -> None:
     with pytest.raises(DataError, match="unknown MedMNIST subset"):
         RegisterOptions(task="nosuchmnist", key=KEY)
