@@ -28,6 +28,7 @@ import tempfile
 import time
 import tomllib
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -172,8 +173,8 @@ def main() -> None:
                 bundle = load_bundle(report.bundle_path, trusted_ca=report.trusted_ca_pem, providers=providers)
                 eager = _torch_predict(run.model, device)
                 entry[device.type] = _measure(
-                    lambda b=bundle: b.predict(one), bundle.predict_batch,
-                    lambda e=eager: e(one[None]), eager, images, args.batch, args.repeats,
+                    partial(bundle.predict, one), bundle.predict_batch,
+                    partial(eager, one[None]), eager, images, args.batch, args.repeats,
                 )
             modes[mode.value] = entry
     print(json.dumps({

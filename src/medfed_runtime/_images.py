@@ -52,8 +52,9 @@ def _pillow(data: bytes, kind: str) -> np.ndarray:
     except ImportError:
         raise ImageError(f"reading {kind.upper()} images needs Pillow; install it or pass a numpy array") from None
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
+        with Image.open(io.BytesIO(data)) as opened:
+            opened.load()
+            image: Image.Image = opened
             if image.mode in ("1", "P", "LA", "PA"):
                 image = image.convert("RGBA" if "A" in image.mode or "transparency" in image.info else "L")
             if image.mode == "CMYK":

@@ -15,16 +15,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from medfed.core.config import load_study
 from medfed.errors import ConfigError
-from medfed.evaluation._security_section import security_page
-from medfed.orchestration.security_eval import (
-    MODEL_BEHAVIOURS,
-    PROTOCOL_TARGETS,
-    SecurityEvalOptions,
-    evaluate_security,
-)
-from medfed.training import resolve_device
 
 log = logging.getLogger("medfed.cli")
 
@@ -50,7 +41,8 @@ def register(sub: Any) -> None:
     p = kinds.add_parser("security", help="malicious-party simulation: attacks, robust aggregation, detection")
     p.add_argument("study", type=Path)
     p.add_argument("--behaviours", default="random_factors,sign_flip,label_flip",
-                   help=f"model-level attacks, comma-separated ({', '.join(MODEL_BEHAVIOURS)}); '' for none")
+                   help="model-level attacks, comma-separated (random_factors, sign_flip, scaling, "
+                   "gaussian_noise, label_flip); '' for none")
     p.add_argument("--fractions", default="0,0.1,0.2,0.3", help="fractions of malicious hospitals")
     p.add_argument("--hospitals", type=int, default=10)
     p.add_argument("--rounds", type=int, help="override the study's number of rounds")
@@ -58,7 +50,8 @@ def register(sub: Any) -> None:
     p.add_argument("--screen-factor", type=float, default=3.0, help="flag updates beyond this × median distance")
     p.add_argument("--value-fraction", type=float, default=0.5, help="random_factors: share of values replaced")
     p.add_argument("--protocol", default="shares,masked,dropout,replay,paillier,ckks,vertical",
-                   help=f"protocol-level targets ({', '.join(PROTOCOL_TARGETS)}); '' for none")
+                   help="protocol-level targets (shares, masked, dropout, replay, paillier, ckks, bfv, "
+                   "vertical); '' for none")
     p.add_argument("--protocol-rounds", type=int, default=3)
     p.add_argument("--protocol-values", type=int, default=4096, help="vector length in protocol trials")
     p.add_argument("--max-train", type=int, help="cap on training images over all hospitals (quick runs)")
@@ -71,6 +64,17 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: training and evaluation pull in torch, which other commands never need at start-up.
+    from medfed.core.config import load_study
+    from medfed.evaluation._security_section import security_page
+    from medfed.orchestration.security_eval import (
+        MODEL_BEHAVIOURS,
+        PROTOCOL_TARGETS,
+        SecurityEvalOptions,
+        evaluate_security,
+    )
+    from medfed.training import resolve_device
+
     study = load_study(args.study)
     options = SecurityEvalOptions(
         behaviours=_names(args.behaviours, MODEL_BEHAVIOURS, "--behaviours"),

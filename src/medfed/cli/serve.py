@@ -3,6 +3,7 @@
 medfed serve BUNDLE --trusted-ca ca.pem --kit KIT [--host H] [--port 8443] ...
 medfed serve token --kit KIT [--subject NAME] [--ttl SECONDS]   print an API token
 medfed serve user --kit KIT --name NAME                          enrol a web user
+medfed serve kit --kit NEW_KIT --ca kits/ca --service-host HOST  issue the service's own kit
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from medfed.errors import ConfigError
 
-_ACTIONS = ("token", "user")
+_ACTIONS = ("token", "user", "kit")
 _PASSWORD_ENV = "MEDFED_SERVE_PASSWORD"
 
 
@@ -28,7 +29,7 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument(
-        "target", metavar="BUNDLE|token|user", help="the bundle to serve, or a helper action"
+        "target", metavar="BUNDLE|token|user|kit", help="the bundle to serve, or a helper action"
     )
     serve.add_argument(
         "--kit", type=Path, required=True, help="the kit whose certificate and key the service uses"
@@ -64,6 +65,14 @@ def register(sub: Any) -> None:
         default=_PASSWORD_ENV,
         help=f"variable holding the password (user; default {_PASSWORD_ENV})",
     )
+    serve.add_argument("--ca", type=Path, help="the study CA folder (kit): it issues the service certificate")
+    serve.add_argument(
+        "--service-host",
+        action="append",
+        default=[],
+        help="kit: a DNS name or IP address clients reach the service by (repeat for several)",
+    )
+    serve.add_argument("--valid-days", type=int, default=365, help="kit: certificate lifetime")
     serve.set_defaults(_run=run)
 
 
@@ -72,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         return _token(args)
     if args.target == "user":
         return _user(args)
+    if args.target == "kit":
+        return _kit(args)
     from medfed.deployment.serve import ServeOptions, serve_until_signalled
 
     if args.trusted_ca is None:
@@ -129,4 +140,24 @@ def _user(args: argparse.Namespace) -> int:
     finally:
         auth.close()
     print(f"web user {args.name!r} can now log in to the service of study {kit.study_id!r}")
+    return 0
+
+
+def _kit(args: argparse.Namespace) -> int:
+    """A kit of its own for the service: a certificate naming the hosts clients check.
+
+    The role is AUX, never RESULT: the result party's key signs bundles and must not sit on a
+    network-facing server.
+    """
+    from medfed.pki import CertificateAuthority, write_kit
+    from medfed.roles import Role
+
+    if args.ca is None or not args.service_host:
+        raise ConfigError("medfed serve kit needs --ca (the study CA folder) and at least one --service-host")
+    if args.kit.exists() and any(args.kit.iterdir()):
+        raise ConfigError(f"{args.kit} already exists and is not empty; choose a new folder for the service kit")
+    ca = CertificateAuthority.load(args.ca)
+    issued = ca.issue("inference", Role.AUX, hosts=list(args.service_host), valid_days=args.valid_days)
+    write_kit(args.kit, issued, ca_pem=ca.cert_pem, study_id=ca.study_id, dispatcher_host=args.service_host[0], dispatcher_port=0)
+    print(f"service kit in {args.kit}: certificate for {', '.join(args.service_host)}")
     return 0

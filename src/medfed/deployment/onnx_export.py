@@ -11,7 +11,6 @@ must run on any onnxruntime.
 from __future__ import annotations
 
 import copy
-import io
 import tempfile
 import warnings
 from pathlib import Path
@@ -67,20 +66,21 @@ def export_onnx(model: nn.Module, input_shape: tuple[int, ...], *, fuse: bool = 
     source = fold_batchnorm(model) if fuse else copy.deepcopy(model).eval()
     source = source.cpu()
     dummy = torch.zeros((1, *input_shape), dtype=torch.float32)
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        traced = Path(tmp) / "traced.onnx"
         torch.onnx.export(
             source,
             (dummy,),
-            buffer,
+            str(traced),
             dynamo=False,
             opset_version=OPSET,
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
             dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
         )
-    optimised = _optimise(buffer.getvalue())
+        traced_bytes = traced.read_bytes()
+    optimised = _optimise(traced_bytes)
     onnx.checker.check_model(onnx.load_from_string(optimised))
     if fuse and "BatchNormalization" in op_types(optimised):
         raise ExportError("BatchNormalization survived fusion: a BatchNorm does not follow a convolution")

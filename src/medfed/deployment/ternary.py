@@ -22,6 +22,7 @@ here) stay float32: they are where precision matters most and cost 1.6 KB.
 from __future__ import annotations
 
 import copy
+from typing import cast
 
 import numpy as np
 import onnx
@@ -108,10 +109,11 @@ def ternary_model(model: nn.Module, fine_tune_inputs: np.ndarray | None) -> nn.M
     for layer in layers:
         # The STE's forward (w + (t - w)) is only approximately t in float: store t itself.
         with torch.no_grad():
-            exact = ternarize(layer.parametrizations.weight.original)
+            original = cast(torch.Tensor, getattr(layer.parametrizations, "weight").original)  # noqa: B009
+            exact = ternarize(original)
         parametrize.remove_parametrizations(layer, "weight", leave_parametrized=False)
         with torch.no_grad():
-            layer.weight.copy_(exact)
+            cast(torch.Tensor, layer.weight).copy_(exact)
     return student.eval()
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import functools
 import json
+import tomllib
 from pathlib import Path
 
 import torch
 from safetensors.numpy import save_file
 
-from medfed.core.config import dump_study, parse_study
+from medfed.core.config import StudyConfig, dump_study, parse_study
 from medfed.data import images_to_float, load_medmnist
 from medfed.deployment import export_run
 from medfed.evaluation import classification_metrics
@@ -44,9 +45,7 @@ role = "result"
 """
 
 
-def _study(suite: str):  # type: ignore[no-untyped-def]
-    import tomllib
-
+def _study(suite: str) -> StudyConfig:
     return parse_study(tomllib.loads(study_toml(suite)))
 
 

@@ -30,7 +30,7 @@ def test_jpeg_is_decoded() -> None:
     assert decoded.shape == (28, 28) and abs(int(decoded.mean()) - 128) <= 2
 
 
-def test_dicom_is_decoded_and_predicted() -> None:
+def test_dicom_is_decoded_to_display_values() -> None:
     pydicom_data = pytest.importorskip("pydicom.data")
     path = pydicom_data.get_testdata_file("CT_small.dcm", download=False)
     if path is None:

@@ -78,3 +78,23 @@ def test_quantized_bundles_run_in_the_sdk_and_mostly_agree_with_fp32(export_int8
         labels = [p.index for p in bundle.predict_batch(list(test_split.images))]
         agreement = float(np.mean(np.array(labels) == framework.argmax(axis=1)))
         assert agreement >= min_agreement, (export.mode, agreement)
+
+
+@pytest.mark.clause("5.7.3.4")
+def test_declarative_preprocessing_is_bit_identical_to_the_training_pipeline(export_fp32, test_split) -> None:  # type: ignore[no-untyped-def]
+    from medfed.data import images_to_float
+
+    bundle = load_bundle(export_fp32.bundle_path, trusted_ca=export_fp32.trusted_ca_pem)
+    assert np.array_equal(bundle.preprocess(list(test_split.images)), images_to_float(test_split.images, dims=2))
+
+
+@pytest.mark.clause("5.7.3.4")
+def test_larger_images_are_resized_to_the_training_size(export_fp32, test_split) -> None:  # type: ignore[no-untyped-def]
+    bundle = load_bundle(export_fp32.bundle_path, trusted_ca=export_fp32.trusted_ca_pem)
+    image = test_split.images[0]
+    doubled = np.repeat(np.repeat(image, 2, axis=0), 2, axis=1)  # 56x56
+    x = bundle.preprocess([doubled])
+    assert x.shape == (1, 1, 28, 28)
+    # Bilinear halving of a 2x2-replicated image returns the original pixels.
+    assert np.array_equal(x[0, 0], image / np.float32(255))
+    assert bundle.predict(doubled) == bundle.predict(image)
