@@ -97,11 +97,18 @@ def _check_members(descriptor: dict[str, Any], members: dict[str, bytes]) -> Non
             )
 
 
-def _session(model: bytes, providers: Sequence[str] | None) -> Any:
+def _session(model: bytes, providers: Sequence[str] | None, threads: int | None) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    if threads is not None:
+        if threads < 1:
+            raise BundleError(f"threads must be >= 1, not {threads}")
+        # A server runs many requests side by side: each on its own thread, none spinning idle.
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(model, options, providers=list(providers or ["CPUExecutionProvider"]))
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors for bad models
@@ -178,6 +185,7 @@ def load_bundle(
     *,
     trusted_ca: bytes | str | Path,
     providers: Sequence[str] | None = None,
+    threads: int | None = None,
 ) -> Bundle:
     """Open ``path``, check it, and return a :class:`Bundle` ready to predict.
 
@@ -186,7 +194,8 @@ def load_bundle(
     hold several CA certificates), is valid now and names the study's result party; the
     signature over the descriptor verifies; every member matches its signed digest. Any
     failure raises :class:`BundleError` naming it. ``providers``: onnxruntime execution
-    providers (default CPU).
+    providers (default CPU). ``threads``: onnxruntime's threads per prediction (default: all
+    cores, busy-waiting between calls — right for batch work; a server wants 1).
     """
     trusted = read_trusted_cas(trusted_ca)
     members = _read_members(Path(path))
@@ -204,7 +213,7 @@ def load_bundle(
     study = descriptor.get("study_id")
     if study is not None and study != signer.study_id:
         raise BundleError(f"the descriptor is for study {study!r} but the signer belongs to {signer.study_id!r}")
-    session = _session(members[MODEL], providers)
+    session = _session(members[MODEL], providers, threads)
     names = [i.name for i in session.get_inputs()]
     if names != [descriptor["input"].get("name")]:
         raise BundleError(f"{MODEL} takes inputs {names}, the descriptor declares {descriptor['input'].get('name')!r}")

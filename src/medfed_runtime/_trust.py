@@ -97,7 +97,7 @@ class _Sm2:
             ) from None
         self._hashes, self._serialization, self._ec = ts_hashes, ts_serialization, ts_ec
         # What Tongsuo raises for a malformed key or a signature that does not verify.
-        self._failures = (InvalidSignature, InternalError, UnsupportedAlgorithm, ValueError, TypeError)
+        self._failures = (InvalidSignature, InternalError, UnsupportedAlgorithm, ValueError, TypeError, IndexError)
 
     def verify(self, cert: x509.Certificate, data: bytes, signature: bytes) -> bool:
         try:

@@ -10,7 +10,6 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from medfed.deployment import ExportReport, QuantizeMode, export_run
 from medfed.errors import ConfigError
 
 
@@ -19,7 +18,8 @@ def register(sub: Any) -> None:
     p.add_argument("run_dir", type=Path, help="run folder of `medfed demo` / `simulate`")
     p.add_argument("--format", default="onnx", choices=["onnx"], help="model format in the bundle")
     p.add_argument(
-        "--quantize", default=QuantizeMode.NONE.value, choices=[m.value for m in QuantizeMode],
+        # The modes of medfed.deployment.QuantizeMode, spelled out: importing it would load torch.
+        "--quantize", default="none", choices=["none", "int8", "16x"],
         help="none (fp32), int8 (static QDQ) or 16x (ternary, >= 16x smaller)",
     )
     p.add_argument("--signer-kit", type=Path, required=True, help="the result party's kit (signs the bundle)")
@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
     p.set_defaults(_run=run)
 
 
-def _table(report: ExportReport) -> Table:
+def _table(report: Any) -> Table:
     table = Table(title=f"{report.study_id}: model variants on the test split ({report.test_samples} images, CPU)")
     for column in ("mode", "size", "ratio", "AUC", "ΔAUC vs fp32", "KS", "ΔKS vs fp32", "latency / image"):
         table.add_column(column, justify="right")
@@ -50,6 +50,8 @@ def _table(report: ExportReport) -> Table:
 def run(args: argparse.Namespace) -> int:
     if args.format != "onnx":
         raise ConfigError(f"unknown format {args.format!r}; only onnx is supported")
+    from medfed.deployment import export_run
+
     out = args.out or args.run_dir / f"model-{args.quantize}.mfbundle"
     report = export_run(args.run_dir, out, signer_kit=args.signer_kit, quantize=args.quantize, data_dir=args.data_dir)
     console = Console()

@@ -32,16 +32,31 @@ Errors: ``RunFolderError`` (a ConfigError) for a missing or incomplete run folde
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from medfed.deployment.errors import ExportError, RunFolderError, SignerKitError
-from medfed.deployment.export import (
-    RATIO_DEFINITION,
-    ExportReport,
-    ModeRow,
-    QuantizeMode,
-    export_run,
-    reference_probabilities,
-)
-from medfed.deployment.run_folder import TrainedRun, load_trained_run
+
+# Export and measurement need torch; the serving side (``medfed.deployment.serve``) does not, so
+# they are imported on first use rather than with the package.
+_LAZY = {
+    "RATIO_DEFINITION": "medfed.deployment.export",
+    "ExportReport": "medfed.deployment.export",
+    "ModeRow": "medfed.deployment.export",
+    "QuantizeMode": "medfed.deployment.export",
+    "export_run": "medfed.deployment.export",
+    "reference_probabilities": "medfed.deployment.export",
+    "TrainedRun": "medfed.deployment.run_folder",
+    "load_trained_run": "medfed.deployment.run_folder",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "RATIO_DEFINITION",

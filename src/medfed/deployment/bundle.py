@@ -99,11 +99,14 @@ def write_bundle(out_path: str | Path, *, descriptor: dict[str, Any], model_byte
     descriptor_bytes = json.dumps(descriptor, indent=1, sort_keys=True).encode("utf-8")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".tmp")
-    # The model is stored, not deflated: its size in the bundle is its size on disk.
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr(DESCRIPTOR, descriptor_bytes)
-        archive.writestr(SIGNATURE, signer.sign(descriptor_bytes))
-        archive.writestr(SIGNER, signer.cert_pem)
-        archive.writestr(MODEL, model_bytes)
-    os.replace(tmp, out_path)
+    try:
+        # The model is stored, not deflated: its size in the bundle is its size on disk.
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+            archive.writestr(DESCRIPTOR, descriptor_bytes)
+            archive.writestr(SIGNATURE, signer.sign(descriptor_bytes))
+            archive.writestr(SIGNER, signer.cert_pem)
+            archive.writestr(MODEL, model_bytes)
+        os.replace(tmp, out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out_path

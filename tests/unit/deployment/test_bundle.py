@@ -130,3 +130,10 @@ def test_extra_member_is_refused(export_fp32, tmp_path: Path) -> None:  # type: 
     bad = _rewrite(export_fp32.bundle_path, tmp_path / "e.mfbundle", extra__py=b"print('hi')")
     with pytest.raises(BundleError, match="holds members"):
         load_bundle(bad, trusted_ca=export_fp32.trusted_ca_pem)
+
+
+def test_unreadable_trusted_ca_is_refused(export_fp32, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(BundleError, match="cannot read the trusted CA file"):
+        load_bundle(export_fp32.bundle_path, trusted_ca=tmp_path / "missing.pem")
+    with pytest.raises(BundleError, match="not a PEM certificate"):
+        load_bundle(export_fp32.bundle_path, trusted_ca=b"garbage")

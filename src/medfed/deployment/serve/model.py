@@ -129,7 +129,8 @@ def load_bundle_model(path: Path, *, trusted_ca: Path) -> ServedModel:
     if not trusted_ca.is_file():
         raise ServiceConfigError(f"trusted CA {trusted_ca} does not exist")
     try:
-        bundle = medfed_runtime.load_bundle(path, trusted_ca=trusted_ca)
+        # One thread per prediction: concurrent requests spread over the cores instead.
+        bundle = medfed_runtime.load_bundle(path, trusted_ca=trusted_ca, threads=1)
     except medfed_runtime.BundleError as exc:
         raise ServiceConfigError(f"refusing to serve {path}: {exc}") from None
     return _BundleModel(bundle, medfed_runtime.ImageError)

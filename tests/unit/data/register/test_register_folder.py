@@ -201,3 +201,28 @@ def test_images_of_one_npz_file_are_told_apart_by_their_pixels(tmp_path: Path) -
     np.savez(tmp_path / "in" / "set.npz", train_images=images, train_labels=(np.arange(11) % 2)[:, None])
     reg = register_folder(tmp_path / "in", tmp_path / "out", _options(None, near_duplicate_distance=-1))
     assert reg.cleaning.counts()["exact_duplicate"] == 1 and len(reg.cleaning.kept) == 10
+
+
+@pytest.mark.clause("5.3.1", "5.3.3.2c")
+def test_dicom_series_register_as_volumes_for_a_3d_task(tmp_path: Path) -> None:
+    from tests.unit.data.ingest.conftest import ct_slice
+
+    (tmp_path / "in").mkdir()
+    rows = ["id,label"]
+    for p in range(4):
+        series = f"1.2.826.0.1.77.{p}"
+        for k in range(6):
+            ds = ct_slice(k, z=2.5 * k, series=series)
+            ds.PatientID, ds.PatientName = f"VOL{p:03d}", f"Volume^Patient{p}"
+            ds.PixelData = np.roll(ds.pixel_array, 9 * p + k, axis=1).tobytes()
+            ds.save_as(tmp_path / "in" / f"s{p}_{k}.dcm")
+        rows.append(f"VOL{p:03d},{p % 2}")
+    (tmp_path / "in" / "labels.csv").write_text("\n".join(rows) + "\n")
+    options = RegisterOptions(
+        task="nodulemnist3d", key=KEY, labels=LabelOptions(tmp_path / "in" / "labels.csv"),
+        fractions=(0.5, 0.5, 0.0),
+    )
+    reg = register_folder(tmp_path / "in", tmp_path / "out", options)
+    data = load_local_dataset(reg.data_file)
+    assert data.dims == 3 and data.train.images.shape[1:] == (28, 28, 28)
+    assert reg.record["counts"]["kept"] == 4 and reg.record["source"]["shapes"] == {"6x128x128": 4}
