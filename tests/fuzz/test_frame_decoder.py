@@ -57,8 +57,6 @@ def test_truncated_and_bit_flipped_frames(frame: bytes, position: int, byte: int
     st.binary(max_size=256),
 )
 def test_headers_of_wrong_shape(header: dict, blob: bytes) -> None:
-    if not isinstance(header.get("type", ""), str):
-        header["type"] = str(header["type"])  # unhashable types: see the test below
     head = json.dumps(header).encode()
     _decodes_or_refuses(serde.MAGIC + len(head).to_bytes(4, "big") + head + blob)
 
@@ -68,7 +66,6 @@ def test_header_length_beyond_the_frame_is_refused() -> None:
         serde.decode(serde.MAGIC + (10**9).to_bytes(4, "big") + b"{}")
 
 
-@pytest.mark.xfail(strict=True, reason="serde.decode hashes header['type'] before checking it is a string")
 @pytest.mark.parametrize("kind", [[1], {"a": 1}])
 def test_unhashable_message_type_is_refused(kind) -> None:
     head = json.dumps({"type": kind}).encode()

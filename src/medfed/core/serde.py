@@ -88,8 +88,10 @@ def decode(frame: bytes) -> Message:
         header = json.loads(frame[8 : 8 + head_len])
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ProtocolError(f"frame header is not JSON: {exc}") from None
-    if not isinstance(header, dict) or header.get("type") not in _TYPES:
-        raise ProtocolError(f"unknown message type {header.get('type') if isinstance(header, dict) else header!r}")
+    kind = header.get("type") if isinstance(header, dict) else None
+    # Checked as a string first: a list or object here is unhashable and must be refused, not crash.
+    if not isinstance(kind, str) or kind not in _TYPES:
+        raise ProtocolError(f"unknown message type {kind!r}" if isinstance(header, dict) else "frame header is not a JSON object")
     cls = _TYPES[header.pop("type")]
     names = {f.name for f in fields(cls)}
     if "params" in names:
