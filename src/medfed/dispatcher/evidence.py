@@ -101,7 +101,11 @@ class Evidence:
     def resumed(self, committed: int) -> str:
         """A restart carried on after round ``committed`` (5.4.3.2: no committed work lost)."""
         description = f"dispatcher restarted; resumed at round {committed + 1} after round {committed} was committed"
-        return self._submit(self._builder.anomaly(self.task, description=description, timestamp=time.time()))
+        return self._submit(
+            self._builder.anomaly(
+                self.task, description=description, timestamp=time.time(), resumed_at_round=committed + 1
+            )
+        )
 
     def features_refused(self, suspects: tuple[str, ...], reason: str) -> None:
         """The study stopped before modeling: parties extract different features (5.3.2d)."""

@@ -14,7 +14,7 @@ recorded. Who is named responsible:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from medfed.crypto import CryptoError, Suite, VerifyKey
@@ -37,6 +37,8 @@ class LedgerIndex:
     inputs: set[tuple[str, str, str]]  # (task, party, fingerprint)
     grants: dict[tuple[str, str, str], list[tuple[float, float]]]  # -> (approved, revoked) at
     anchors: dict[str, list[LedgerEntry]]
+    # task -> (round re-run from, when the restart was recorded), one per dispatcher restart
+    restarts: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
 
 
 def build_index(entries: tuple[LedgerEntry, ...]) -> LedgerIndex:
@@ -59,6 +61,8 @@ def build_index(entries: tuple[LedgerEntry, ...]) -> LedgerIndex:
                 revoked[grant_id] = e.timestamp
         elif e.kind is EntryKind.LOG_ANCHOR:
             idx.anchors.setdefault(e.party, []).append(e)
+        elif e.kind is EntryKind.ANOMALY and isinstance(p.get("resumed_at_round"), int):
+            idx.restarts.setdefault(e.task_id, []).append((p["resumed_at_round"], e.timestamp))
     for grant_id, (key, at) in approvals.items():
         idx.grants.setdefault(key, []).append((at, revoked.get(grant_id, float("inf"))))
     return idx
@@ -71,9 +75,20 @@ def _covered(idx: LedgerIndex, task: str, party: str, fingerprint: str, when: fl
     return any(approved <= when < revoked for approved, revoked in spans)
 
 
+def _lost_in_restart(idx: LedgerIndex, r: OperationRecord, round_no: Any) -> bool:
+    """An update sent for a round that a later dispatcher restart re-ran: the crash lost it, honestly."""
+    return isinstance(round_no, int) and any(
+        round_no >= resumed and r.when <= at for resumed, at in idx.restarts.get(r.target, [])
+    )
+
+
 def _update_sent(idx: LedgerIndex, party: str, n: int, r: OperationRecord) -> list[Finding]:
     round_no, digest = r.details.get("round"), r.details.get("update_digest")
     recorded = idx.rounds.get((r.target, round_no)) if isinstance(round_no, int) else None
+    if recorded and any(e.payload.get("update_digests", {}).get(party) == digest for e in recorded):
+        return []
+    if _lost_in_restart(idx, r, round_no):
+        return []
     if not recorded:
         return [
             Finding(

@@ -139,11 +139,19 @@ class EntryBuilder:
         return self.build(task_id, EntryKind.RESULT, payload, timestamp=timestamp)
 
     def anomaly(
-        self, task_id: str, *, description: str, timestamp: float, suspect: str | None = None
+        self,
+        task_id: str,
+        *,
+        description: str,
+        timestamp: float,
+        suspect: str | None = None,
+        resumed_at_round: int | None = None,
     ) -> SignedRequest:
-        payload = {"description": description}
+        payload: dict[str, Any] = {"description": description}
         if suspect is not None:
             payload["suspect"] = suspect
+        if resumed_at_round is not None:
+            payload["resumed_at_round"] = resumed_at_round
         return self.build(task_id, EntryKind.ANOMALY, payload, timestamp=timestamp)
 
     def log_anchor(

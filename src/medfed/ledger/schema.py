@@ -18,7 +18,8 @@ ROUND              round (int), participants ([party]), update_digests ({party: 
                    among participants), privacy (object: mechanism, noise, clip, δ, ...),
                    epsilon_spent (number, {party: number} or null when no DP)
 RESULT             model_hash (hex), metrics ({name: number})
-ANOMALY            description (text), suspect? (party)
+ANOMALY            description (text), suspect? (party), resumed_at_round? (int: a restart
+                   re-ran the study from this round)
 LOG_ANCHOR         log_head (hex digest of a line of the party's operation log), lines (int:
                    how many lines the log held up to and including that line)
 =================  =========================================================================
@@ -151,7 +152,11 @@ _OPTIONAL: dict[EntryKind, dict[str, tuple[_Check, str]]] = {
     EntryKind.STUDY_CREATED: {"question": (_text, "text")},
     EntryKind.INPUT: {"num_samples": (_count, "non-negative integer")},
     EntryKind.GRANT: {"dataset_fingerprint": (is_hex, "hex digest")},
-    EntryKind.ANOMALY: {"suspect": (_text, "party name")},
+    EntryKind.ANOMALY: {
+        "suspect": (_text, "party name"),
+        # A dispatcher restart: rounds from this one on were re-run after the crash (5.4.3.2).
+        "resumed_at_round": (_count, "non-negative integer"),
+    },
 }
 
 
