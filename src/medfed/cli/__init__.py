@@ -119,6 +119,10 @@ def _parser() -> argparse.ArgumentParser:
     appendix.add_argument("--json", type=Path, help="also write the |Δ| and best times to this file")
     appendix.add_argument("--no-vertical", action="store_true", help="run the horizontal scenario only")
     appendix.add_argument("--iterations", type=int, default=10, help="vertical training iterations")
+    appendix.add_argument(
+        "--dataset",
+        help="tabular dataset of the horizontal scenario (default: the study file's; e.g. breastmnist_radiomics)",
+    )
 
     conformance = sub.add_parser("conformance", help="run the tests and report clause coverage")
     conformance.add_argument("--json", type=Path, required=True)
@@ -256,7 +260,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         out = args.out or Path("runs") / f"appendix-a-{datetime.now():%Y%m%d-%H%M%S}"
         summary = run_appendix_a(
             AppendixOptions(
-                out_dir=out, repeats=args.repeats, vertical=not args.no_vertical, vertical_iterations=args.iterations
+                out_dir=out,
+                repeats=args.repeats,
+                vertical=not args.no_vertical,
+                vertical_iterations=args.iterations,
+                horizontal_dataset=args.dataset,
             )
         )
         if args.json:
