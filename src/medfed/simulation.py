@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,6 +25,7 @@ from medfed.crypto import get_suite
 from medfed.data import LocalDataset
 from medfed.dispatcher.checkpoint import CheckpointStore
 from medfed.dispatcher.consent import ConsentGate
+from medfed.dispatcher.evidence import Evidence
 from medfed.dispatcher.runtime import DispatcherRuntime
 from medfed.dispatcher.setup import initial_params, new_coordinator
 from medfed.errors import StudyFailedError
@@ -69,12 +71,15 @@ def simulate(
     max_epsilon: Mapping[str, float] | None = None,
     checkpoints: CheckpointStore | None = None,
     extractors: Mapping[str, Sequence[str]] | None = None,
+    ledger: Path | None = None,
 ) -> StudyOutcome:
     """Run every round with nodes taking turns in this process; raises if the study fails.
 
     ``checkpoints``: each committed round is saved there (e.g. the in-memory store).
     ``extractors``: each hospital's feature-extractor signatures, reported before it joins
-    as a deployed node does; the study stops when they differ (5.3.2d)."""
+    as a deployed node does; the study stops when they differ (5.3.2d).
+    ``ledger``: a ledger file the dispatcher records the study's evidence in, as deployed (rounds,
+    integrity faults, result), signed with a key made for this run."""
     missing = sorted(set(study.hospitals) - set(datasets))
     if missing:
         raise StudyFailedError(f"no dataset given for hospital(s): {', '.join(missing)}")
@@ -84,11 +89,22 @@ def simulate(
     secret = study_he_scheme(study)
     public = load_scheme(secret.public_bytes()) if secret is not None else None
     gate, node_consent = simulated_consent(study) if study.security.require_grants else (None, {})
+    coordinator = new_coordinator(study, now=time.monotonic(), sealer=public, consent=gate)
+    if coordinator.plan.secure is not None:
+        # Nodes commit to their masked vectors with the study suite's hash.
+        secure = {**coordinator.plan.secure, "suite": study.security.suite.value}
+        coordinator.plan = replace(coordinator.plan, secure=secure)
+    evidence = None
+    if ledger is not None:
+        suite = get_suite(study.security.suite.value)
+        evidence = Evidence(study, ledger, name="dispatcher", key=suite.generate_signing_key(), suite=suite)
+        evidence.study_started()
     runtime = DispatcherRuntime(
-        new_coordinator(study, now=time.monotonic(), sealer=public, consent=gate),
+        coordinator,
         lambda node, frame: outboxes[node].append(frame),
         on_round=on_round,
         checkpoints=checkpoints,
+        evidence=evidence,
     )
     caps = max_epsilon or {}
     workers = {

@@ -235,6 +235,28 @@ class Behaviour(enum.StrEnum):
     SIGN_FLIP = "sign_flip"  # send global - scale * (new - global)
     SCALING = "scaling"  # model replacement: global + scale * (new - global)
     GAUSSIAN_NOISE = "gaussian_noise"  # add N(0, sigma^2) to every value
+    LABEL_FLIP = "label_flip"  # train on flipped labels (class c -> n_classes - 1 - c): data poisoning
+    REPLAY = "replay"  # re-send the previous round's update instead of this round's
+    DROPOUT = "dropout"  # leave every round at [adversary] stage
+
+
+class FaultTarget(enum.StrEnum):
+    """Where ``random_factors`` puts its random values (standard 5.5.1.1e)."""
+
+    UPDATE = "update"  # the plaintext update, before any masking or encryption
+    SHARES = "shares"  # secure aggregation: the Shamir shares revealed for unmasking
+    MASKED = "masked"  # secure aggregation: the masked vector, replaced after its commitment was sent
+    COMMITTED_MASKED = "committed_masked"  # the masked vector, corrupted before committing to it
+    CIPHERTEXT = "ciphertext"  # encrypted studies: ciphertext chunks of the update
+
+
+class DropoutStage(enum.StrEnum):
+    """Where a ``dropout`` node leaves the round."""
+
+    BEFORE_TRAINING = "before_training"  # on receiving the task
+    AFTER_KEY_SHARING = "after_key_sharing"  # secure aggregation: shares sent, no masked vector
+    AFTER_MASKING = "after_masking"  # secure aggregation: masked vector sent, unmask request unanswered
+    DURING_UNMASKING = "during_unmasking"  # secure aggregation: half of the requested shares, then gone
 
 
 @dataclass(frozen=True)
@@ -247,10 +269,17 @@ class AdversaryConfig:
     scale: float = 10.0  # sign_flip / scaling
     sigma: float = 1.0  # gaussian_noise
     seed: int = 0
+    target: FaultTarget = FaultTarget.UPDATE  # random_factors: what gets the random values
+    stage: DropoutStage = DropoutStage.BEFORE_TRAINING  # dropout: where the node leaves
 
     def __post_init__(self) -> None:
         if not 0 < self.fraction <= 1 or self.scale <= 0 or self.sigma < 0:
             raise ConfigError("[adversary] fraction must be in (0, 1], scale > 0 and sigma >= 0")
+        if self.target is not FaultTarget.UPDATE and self.behaviour is not Behaviour.RANDOM_FACTORS:
+            raise ConfigError(
+                f"[adversary] target={self.target.value!r} needs behaviour 'random_factors', "
+                f"not {self.behaviour.value!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -335,6 +364,8 @@ def _section(cls: type, raw: dict[str, Any], section: str) -> Any:
             "Encryption": Encryption,
             "CryptoSuiteName": CryptoSuiteName,
             "Behaviour": Behaviour,
+            "FaultTarget": FaultTarget,
+            "DropoutStage": DropoutStage,
         }.get(str(kind))
         if enum_type is not None:
             try:

@@ -5,6 +5,13 @@ passed) and returns actions (send this message to that node, a round closed, the
 study ended). It never touches a socket, a thread or a clock of its own, so every
 path — a node dying at any moment, a poisoned update, a timeout — is testable
 without a network, and the same object runs in simulation and behind gRPC.
+
+Integrity faults (standard 5.5.1.1e) are named per round in ``RoundRecord.faults``: a Shamir
+share off its polynomial or a masked vector that misses its commitment (secure aggregation,
+found by :class:`SecureRound`), or an encrypted update whose ciphertexts are not a fresh
+encryption under the study's key (checked on arrival). Policy: the node is excluded from the
+round in which its fault was found (the round goes on while ``min_nodes`` remain) and takes
+part again in the next; the ledger gets one anomaly entry per fault naming the node.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from medfed.aggregation import ClientReply, Strategy, validate_update
-from medfed.aggregation.sealed import chunks_of, is_sealed, sealed_sum
+from medfed.aggregation.sealed import chunks_of, is_sealed, sealed_sum, vector_size
 from medfed.aggregation.secure import apply_weighted_sum
 from medfed.core.messages import (
     Ack,
@@ -34,6 +41,7 @@ from medfed.dispatcher.secure_round import SecureRound, secure_settings
 from medfed.dispatcher.strategy_state import load_strategy_state, strategy_state
 from medfed.errors import DataError, MedfedError, ProtocolError
 from medfed.privacy.he import VectorScheme
+from medfed.privacy.he.integrity import check_fresh_update
 
 
 class Phase(enum.Enum):
@@ -62,6 +70,7 @@ class RoundRecord:
     metrics: dict[str, float] = field(default_factory=dict)
     train_seconds: dict[str, float] = field(default_factory=dict)
     epsilon: dict[str, float] = field(default_factory=dict)  # as each hospital accounted it
+    faults: dict[str, str] = field(default_factory=dict)  # node -> what the integrity checks found
 
     @property
     def seconds(self) -> float:
@@ -150,6 +159,8 @@ class Coordinator:
         self._stage_opened = 0.0
         self.extractors = ExtractorCheck()
         self.resumed_from: int | None = None  # the last committed round a restart resumed after
+        # Values in a fresh encrypted update (the model's float values and the weight).
+        self._sealed_size = None if is_sealed(initial_params) else vector_size(initial_params)
 
     # ---- checkpoints ----------------------------------------------------------------------
     def checkpoint(self) -> Checkpoint:
@@ -249,6 +260,7 @@ class Coordinator:
         reply = ClientReply(update.node, update.params, update.num_samples, dict(update.metrics))
         try:
             if self.sealer is not None:
+                self._check_ciphertexts(update.node, update.params)
                 self._check_sealed(update.params)
             else:
                 validate_update(self.global_params, update.params, node=update.node)
@@ -260,6 +272,20 @@ class Coordinator:
         if "epsilon" in update.metrics:
             current.epsilon[update.node] = update.metrics["epsilon"]
         return Ack(True), self._maybe_close(now)
+
+    def _check_ciphertexts(self, node: str, params: Arrays) -> None:
+        """Refuse, and name as a fault, an update that is no fresh encryption under the study's key."""
+        if self.sealer is None or self._sealed_size is None:
+            return
+        try:
+            check_fresh_update(self.sealer, chunks_of(params), self._sealed_size)
+        except MedfedError as exc:
+            self._fault_found(node, f"sent ciphertexts that are not a fresh encryption of its update: {exc}")
+            raise
+
+    def _fault_found(self, node: str, finding: str) -> None:
+        if self._current is not None and node not in self._current.faults:
+            self._current.faults[node] = finding
 
     def _check_sealed(self, params: Arrays) -> None:
         # Ciphertext cannot be inspected; its framing can, and every update must match.
@@ -465,12 +491,15 @@ class Coordinator:
                 self._configs[node] = {**self._configs[node], "grant": self._grants[node]}
         if self.plan.secure is not None:
             try:
-                settings = secure_settings(self.plan.secure, participants)
+                # Masked vectors are committed to in the study's suite (SHA-256 unless it names one).
+                template = {"commitment": self.plan.secure.get("suite", "intl"), **self.plan.secure}
+                settings = secure_settings(template, participants)
             except MedfedError as exc:
                 return self._fail_round(f"secure aggregation cannot start: {exc}", now)
             size = 1 + sum(v.size for v in self.global_params.values() if np.issubdtype(v.dtype, np.floating))
             self._secure = SecureRound(
-                study_id=self.plan.study_id, round_number=number, settings=settings, vector_size=size
+                study_id=self.plan.study_id, round_number=number, settings=settings, vector_size=size,
+                on_fault=self._fault_found,
             )
             for node in participants:
                 self._configs[node] = {**self._configs[node], "secure_aggregation": settings}

@@ -3,7 +3,8 @@
 The dispatcher records, each entry hash-chained and signed: the study (its manifest hash),
 every party's role, the algorithm (code hash), each hospital's grant, every round (who took
 part, the digest of each update frame received, the privacy parameters, ε where a hospital
-reported it) and the result (model hash, aggregate metrics). Never data. In this deployment
+reported it), every integrity fault the checks found (an anomaly naming the node and the
+finding) and the result (model hash, aggregate metrics). Never data. In this deployment
 the notary runs inside the dispatcher's process with its own ledger file; ``medfed audit``
 checks it against the parties' certificates and the nodes' own operation logs.
 """
@@ -105,6 +106,16 @@ class Evidence:
             self._builder.anomaly(
                 self.task, description=description, timestamp=time.time(), resumed_at_round=committed + 1
             )
+        )
+
+    def fault_detected(self, round_number: int, node: str, finding: str) -> str:
+        """An integrity check named ``node`` in a round (5.5.1.1e): one anomaly entry per fault."""
+        description = f"round {round_number}: integrity fault at {node}: {finding}; {node} excluded from the round"
+        earlier = self._recorded(EntryKind.ANOMALY, description=description, suspect=node)
+        if earlier is not None:  # the round was re-run after a restart and found the same fault
+            return earlier.entry_hash
+        return self._submit(
+            self._builder.anomaly(self.task, description=description, timestamp=time.time(), suspect=node)
         )
 
     def features_refused(self, suspects: tuple[str, ...], reason: str) -> None:

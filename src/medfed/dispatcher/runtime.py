@@ -187,6 +187,9 @@ class DispatcherRuntime:
                     log.warning("could not deliver to %s: %s", action.node, exc)
             elif isinstance(action, RoundClosed):
                 self._record_round(action)
+                for node, finding in sorted(action.record.faults.items()):
+                    log.error("round %d: integrity fault at %s: %s", action.record.round, node, finding)
+                    self._notarise(Evidence.fault_detected, action.record.round, node, finding)
                 digests = self._digests.pop(action.record.round, {})
                 digest = self._notarise(Evidence.round_closed, action.record, digests)
                 if action.committed is not None:
@@ -237,6 +240,7 @@ class DispatcherRuntime:
         entry["metrics"] = record.metrics
         entry["train_seconds"] = record.train_seconds
         entry["epsilon"] = record.epsilon
+        entry["faults"] = record.faults
         self.rounds.append(entry)
         log.info(
             "round %d closed in %.2f s: %d accepted, %d dropped",

@@ -12,10 +12,21 @@ are left out (policy: exclude); the sum is rebuilt from the consistent shares wh
 least t remain. Its masked input is already inside the sum and stays there: removing it
 would need its mask key, which honest nodes only reveal for nodes that dropped earlier.
 When too many shares disagree to tell who lied, the round is aborted (detected, nobody named).
+
+Masked-vector commitments (when the round's settings name a ``commitment`` suite): each node
+sends, with its key shares and so before any masked vector is visible, the suite's hash of
+the masked vector it will send. On arrival the vector is checked against it; a node whose
+vector does not match is named and refused, and the round carries on as if it had dropped
+after sharing keys (its pairwise masks are removed through the others' shares, so the sum is
+that of the other nodes). A node that commits to garbage and sends that garbage is not
+caught by this check: the commitment binds a node to its vector, not the vector to an honest
+input. When a neighbour of a node drops before the shares are forwarded, that node's masks
+(hence its vector) differ from what it committed to, and its vector is not checked.
 """
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +35,7 @@ import numpy as np
 
 from medfed.aggregation.secure_integrity import find_share_faults
 from medfed.core.messages import SecAggMessage
+from medfed.crypto import get_suite
 from medfed.errors import MedfedError, ProtocolError
 from medfed.privacy.secagg import SecAggConfig, SecAggServer
 from medfed.privacy.secagg._shamir import from_bytes as share_from_bytes
@@ -81,6 +93,11 @@ class SecureRound:
         self.metrics: dict[str, dict[str, float]] = {}
         self.result: np.ndarray | None = None
         self.faults: dict[str, str] = {}  # node -> what the integrity checks found
+        commitment = settings.get("commitment")
+        self._digest = get_suite(str(commitment)).digest if commitment else None
+        self._digest_bytes = len(self._digest(b"")) if self._digest is not None else 0
+        self._commitments: dict[str, bytes] = {}  # node -> hash of the masked vector it will send
+        self._roster_peers: dict[int, set[int]] = {}
 
     @property
     def included(self) -> list[str]:
@@ -100,13 +117,17 @@ class SecureRound:
                 self._server.receive_advertise(self._own(node, from_jsonable(message.body, expect=AdvertiseKeys)))
                 self.metrics[node] = dict(message.metrics)
             elif self.stage == "share_keys":
+                commitment = self._commitment_of(node, message)
                 self._server.receive_share_keys(self._own(node, from_jsonable(message.body, expect=ShareKeys)))
+                if commitment is not None:
+                    self._commitments[node] = commitment
             elif self.stage == "masked":
                 data = message.params.get("masked")
                 if data is None or data.dtype != np.uint8 or data.nbytes != self._masked_bytes:
                     raise ProtocolError(
                         f"{node} sent no masked vector of {self._masked_bytes} bytes (uint8)"
                     )
+                self._check_commitment(node, data.tobytes())
                 self._server.receive_masked(MaskedInput(self._ids[node], data.tobytes()))
             else:
                 reply = self._own(node, from_jsonable(message.body, expect=UnmaskShares))
@@ -132,6 +153,33 @@ class SecureRound:
         self._waiting.discard(node)
         return self._advance()
 
+    def _commitment_of(self, node: str, message: SecAggMessage) -> bytes | None:
+        if self._digest is None:
+            return None
+        value = message.params.get("commitment")
+        if value is None or value.dtype != np.uint8 or value.nbytes != self._digest_bytes:
+            raise ProtocolError(f"{node} sent no commitment of {self._digest_bytes} bytes to its masked vector")
+        return value.tobytes()
+
+    def _check_commitment(self, node: str, data: bytes) -> None:
+        """Name and refuse a node whose masked vector is not the one it committed to."""
+        committed = self._commitments.get(node)
+        if committed is None or self._digest is None:
+            return
+        cid = self._ids[node]
+        if not self._roster_peers.get(cid, set()) <= set(self._server.survivors):
+            return  # a neighbour dropped after the roster: its masks changed, the hash cannot match
+        if not hmac.compare_digest(self._digest(data), committed):
+            self._fault(node, "sent a masked vector that does not match the commitment it sent with its key shares")
+            raise ProtocolError(f"{node}'s masked vector does not match its commitment")
+
+    def _fault(self, node: str, finding: str) -> None:
+        if node in self.faults:
+            return
+        self.faults[node] = finding
+        if self._on_fault is not None:
+            self._on_fault(node, finding)
+
     def _own(self, node: str, msg: Any) -> Any:
         if msg.sender != self._ids[node]:
             raise ProtocolError(f"{node} sent a message signed as node {msg.sender}")
@@ -141,7 +189,9 @@ class SecureRound:
         if self._waiting:
             return []
         if self.stage == "advertise":
-            out = {cid: ("roster", to_jsonable(m)) for cid, m in self._server.roster().items()}
+            rosters = self._server.roster()
+            self._roster_peers = {cid: {keys.sender for keys in m.keys} for cid, m in rosters.items()}
+            out = {cid: ("roster", to_jsonable(m)) for cid, m in rosters.items()}
             self.stage = "share_keys"
         elif self.stage == "share_keys":
             out = {cid: ("shares", to_jsonable(m)) for cid, m in self._server.forwarded().items()}
@@ -174,13 +224,10 @@ class SecureRound:
                     by_secret.setdefault((share.owner, kind), {})[x] = share_from_bytes(share.value)
         faults, undecided = find_share_faults(by_secret, self._config.threshold)
         for fault in faults:
-            name = self._names[fault.holder]
-            if name in self.faults:
-                continue
             owner = self._names.get(fault.owner, str(fault.owner))
-            self.faults[name] = f"sent a Shamir share of {owner}'s {fault.secret} inconsistent with the others"
-            if self._on_fault is not None:
-                self._on_fault(name, self.faults[name])
+            self._fault(
+                self._names[fault.holder], f"sent a Shamir share of {owner}'s {fault.secret} inconsistent with the others"
+            )
         if undecided:
             owners = ", ".join(f"{self._names.get(o, o)}'s {kind}" for o, kind in undecided)
             raise SecAggError(
@@ -198,6 +245,8 @@ def secure_settings(template: dict[str, Any], participants: list[str]) -> dict[s
     options: dict[str, Any] = {"modulus_bits": RING_BITS, "scale_bits": SCALE_BITS}
     if template.get("threshold"):
         options["threshold"] = int(template["threshold"])
+    # The suite whose hash commits each node to its masked vector (checked only when named).
+    commitment = {"commitment": str(template["commitment"])} if template.get("commitment") else {}
     clip = 0.99 * 2 ** (RING_BITS - 1 - SCALE_BITS) / len(ids)
     config = SecAggConfig.recommended(
         tuple(ids.values()),
@@ -205,4 +254,4 @@ def secure_settings(template: dict[str, Any], participants: list[str]) -> dict[s
         round_seed=secrets.token_bytes(16),
         **options,
     )
-    return {"ids": ids, "config": config_to_jsonable(config)}
+    return {"ids": ids, "config": config_to_jsonable(config), **commitment}

@@ -7,7 +7,16 @@ study's ``[adversary]`` behaviour:
   numbers drawn uniformly in the range the honest update spans (same dtype and range);
 * ``sign_flip`` — sends ``global − scale · (new − global)``;
 * ``scaling`` — model replacement, ``global + scale · (new − global)``;
-* ``gaussian_noise`` — adds N(0, σ²) to every value.
+* ``gaussian_noise`` — adds N(0, σ²) to every value;
+* ``label_flip`` — trains on flipped labels (data poisoning at the data level);
+* ``replay`` — re-sends its previous round's update (trained anew, then swapped);
+* ``dropout`` — leaves every round at the configured ``stage`` (see :class:`DropoutStage`): it
+  answers that stage's message with a failure report, as a lost connection would tell the
+  dispatcher, so the round carries on without it at once instead of after ``round_timeout``.
+
+With ``target`` other than ``update``, ``random_factors`` puts its random values into a protocol
+value instead (see :class:`ProtocolTamper`): the shares revealed for unmasking, the masked
+vector (after committing to the honest one, or committed along with it), or ciphertext chunks.
 
 Beyond the plaintext update, a malicious party can replace protocol values with random ones of
 the right type and range (used by ``medfed evaluate security``): Shamir share values (random
@@ -21,12 +30,14 @@ from what the dispatcher detects. Only simulations and security evaluations set 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from medfed.core.config import AdversaryConfig, Behaviour
+from medfed.core.config import AdversaryConfig, Behaviour, DropoutStage, FaultTarget
 from medfed.core.messages import Arrays
+from medfed.errors import ProtocolError
 from medfed.training import derive_seed
 
 
@@ -36,6 +47,15 @@ class Injection:
     node: str
     behaviour: str
     values_changed: int
+    target: str = "update"  # what was corrupted (see FaultRecord.target)
+
+
+# The behaviours :func:`corrupt` applies to the plaintext update.
+UPDATE_FAULTS = frozenset({Behaviour.RANDOM_FACTORS, Behaviour.SIGN_FLIP, Behaviour.SCALING, Behaviour.GAUSSIAN_NOISE})
+
+
+def corrupts_update(config: AdversaryConfig) -> bool:
+    return config.behaviour in UPDATE_FAULTS and config.target is FaultTarget.UPDATE
 
 
 def corrupt(
@@ -62,9 +82,11 @@ def corrupt(
         elif config.behaviour is Behaviour.SCALING:
             v = base + config.scale * (v - base)
             changed += v.size
-        else:
+        elif config.behaviour is Behaviour.GAUSSIAN_NOISE:
             v = v + rng.normal(0.0, config.sigma, v.shape)
             changed += v.size
+        else:
+            raise ValueError(f"{config.behaviour.value} does not corrupt the update values")
         out[key] = v.astype(value.dtype)
     return out, Injection(round_number, node, config.behaviour.value, changed)
 
@@ -141,3 +163,60 @@ def random_gradient_part(values: np.ndarray, fraction: float, rng: np.random.Gen
 def flip_labels(labels: np.ndarray, n_classes: int) -> np.ndarray:
     """Label flipping (data poisoning): class c becomes n_classes − 1 − c."""
     return (n_classes - 1 - np.asarray(labels)).astype(np.asarray(labels).dtype)
+
+
+class SimulatedDropout(ProtocolError):
+    """A ``dropout`` adversary leaves here; reported upstream like any failure of the node."""
+
+
+class ProtocolTamper:
+    """One adversarial node's protocol-level fault injection for one round; records ground truth."""
+
+    def __init__(
+        self,
+        config: AdversaryConfig,
+        *,
+        node: str,
+        round_number: int,
+        on_record: Callable[[FaultRecord], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.node = node
+        self.round = round_number
+        self._rng = np.random.default_rng(derive_seed(config.seed, "protocol", node, round_number))
+        self._on_record = on_record
+        self.records: list[FaultRecord] = []
+
+    def targets(self, target: FaultTarget) -> bool:
+        return self.config.behaviour is Behaviour.RANDOM_FACTORS and self.config.target is target
+
+    def drops_at(self, stage: DropoutStage) -> bool:
+        """True (and recorded) when this node leaves the round at ``stage``."""
+        if self.config.behaviour is not Behaviour.DROPOUT or self.config.stage is not stage:
+            return False
+        self._record("dropout", 0)
+        return True
+
+    def masked(self, data: bytes) -> bytes:
+        """Random ring words in ``fraction`` of the masked vector."""
+        out, changed = random_ring_words(data, self.config.fraction, self._rng)
+        self._record("masked", changed)
+        return out
+
+    def shares(self, shares: tuple[tuple[int, bytes], ...]) -> tuple[tuple[int, bytes], ...]:
+        """Every revealed share replaced by a random field element."""
+        self._record("shares", len(shares))
+        return random_shares(shares, self._rng)
+
+    def ciphertexts(self, chunks: list[bytes], *, header_bytes: int, modulus: int | None) -> list[bytes]:
+        out, changed = random_ciphertexts(
+            chunks, self.config.fraction, self._rng, header_bytes=header_bytes, modulus=modulus
+        )
+        self._record("ciphertext", changed)
+        return out
+
+    def _record(self, target: str, changed: int) -> None:
+        record = FaultRecord(self.round, self.node, target, self.config.behaviour.value, changed)
+        self.records.append(record)
+        if self._on_record is not None:
+            self._on_record(record)

@@ -3,6 +3,12 @@
 After local training the node keeps its weighted update in memory and walks the
 protocol: advertise keys, share key shares, send the masked vector, answer unmasking.
 No step sends the update in the clear.
+
+Commitment (standard 5.5.1.1e): with its key shares the node sends a hash, in the suite the
+round names, of the masked vector it is about to send; the dispatcher checks the vector
+against it on arrival, so a vector swapped after the commitment is caught. The commitment
+covers the masked vector for every roster neighbour; when one drops before the shares are
+forwarded the masks change, and the dispatcher does not check that node's vector.
 """
 
 from __future__ import annotations
@@ -12,11 +18,20 @@ from typing import Any
 import numpy as np
 
 from medfed.aggregation.secure import weighted_delta_vector
+from medfed.core.config import DropoutStage, FaultTarget
 from medfed.core.messages import Arrays, SecAggMessage
+from medfed.crypto import get_suite
 from medfed.errors import ProtocolError
+from medfed.node.adversary import ProtocolTamper, SimulatedDropout
 from medfed.privacy.dp import SecureRandom
 from medfed.privacy.secagg import SecAggClient
-from medfed.privacy.secagg.messages import ForwardedShares, Roster, UnmaskRequest
+from medfed.privacy.secagg.messages import (
+    ForwardedShares,
+    NodeShare,
+    Roster,
+    UnmaskRequest,
+    UnmaskShares,
+)
 from medfed.privacy.secagg.wire import config_from_jsonable, from_jsonable, to_jsonable
 
 
@@ -34,8 +49,15 @@ class SecureSession:
         old: Arrays,
         weight: int,
         dp_noise_std: float | None = None,
+        tamper: ProtocolTamper | None = None,
     ) -> None:
+        """``tamper``: security evaluation only, the faults this (adversarial) node injects."""
         self.study_id = study_id
+        self.tamper = tamper
+        # The suite whose hash commits to the masked vector; absent: the round asks for none.
+        commitment = settings.get("commitment")
+        self._digest = get_suite(str(commitment)).digest if commitment else None
+        self._committed: bytes | None = None  # the masked vector committed to, if garbage
         self.round = round_number
         self.node = node
         config = config_from_jsonable(settings["config"])
@@ -58,16 +80,49 @@ class SecureSession:
         return self._message("advertise", to_jsonable(self._client.advertise()), metrics=metrics)
 
     def respond(self, message: SecAggMessage) -> SecAggMessage:
+        tamper = self.tamper
         if message.stage == "roster":
             roster = from_jsonable(message.body, expect=Roster)
-            return self._message("share_keys", to_jsonable(self._client.receive_roster(roster)))
+            shares = self._client.receive_roster(roster)
+            params: Arrays = {}
+            if self._digest is not None:
+                planned = self._client.planned_masked_input(self._vector)
+                if tamper is not None and tamper.targets(FaultTarget.COMMITTED_MASKED):
+                    planned = self._committed = tamper.masked(planned)
+                params["commitment"] = np.frombuffer(self._digest(planned), dtype=np.uint8)
+            return self._message("share_keys", to_jsonable(shares), params)
         if message.stage == "shares":
+            if tamper is not None and tamper.drops_at(DropoutStage.AFTER_KEY_SHARING):
+                raise SimulatedDropout(f"{self.node} dropped out after key sharing (simulated)")
             self._client.receive_shares(from_jsonable(message.body, expect=ForwardedShares))
             masked = self._client.masked_input(self._vector)
             self._vector = np.zeros(0)  # the plaintext is no longer needed
+            data = masked.data
+            if self._committed is not None:
+                data = self._committed  # garbage, consistent with its commitment
+            elif tamper is not None and tamper.targets(FaultTarget.MASKED):
+                data = tamper.masked(data)
             body = {"type": "MaskedInput", "sender": masked.sender}
-            return self._message("masked", body, {"masked": np.frombuffer(masked.data, dtype=np.uint8)})
+            return self._message("masked", body, {"masked": np.frombuffer(data, dtype=np.uint8)})
         if message.stage == "unmask":
+            if tamper is not None and tamper.drops_at(DropoutStage.AFTER_MASKING):
+                raise SimulatedDropout(f"{self.node} dropped out after masking (simulated)")
             request = from_jsonable(message.body, expect=UnmaskRequest)
-            return self._message("unmask_shares", to_jsonable(self._client.unmask(request)))
+            reply = self._client.unmask(request)
+            if tamper is not None:
+                reply = self._tampered(tamper, reply)
+            return self._message("unmask_shares", to_jsonable(reply))
         raise ProtocolError(f"unexpected secure-aggregation stage {message.stage!r}")
+
+    @staticmethod
+    def _tampered(tamper: ProtocolTamper, reply: UnmaskShares) -> UnmaskShares:
+        if tamper.drops_at(DropoutStage.DURING_UNMASKING):
+            # Half of what was asked, then gone: the dispatcher refuses the reply and drops it.
+            return UnmaskShares(reply.sender, reply.b_shares[: len(reply.b_shares) // 2], ())
+        if not tamper.targets(FaultTarget.SHARES):
+            return reply
+
+        def fake(shares: tuple[NodeShare, ...]) -> tuple[NodeShare, ...]:
+            return tuple(NodeShare(o, v) for o, v in tamper.shares(tuple((s.owner, s.value) for s in shares)))
+
+        return UnmaskShares(reply.sender, fake(reply.b_shares), fake(reply.s_shares))

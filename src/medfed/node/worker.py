@@ -11,22 +11,32 @@ import math
 import time
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-from medfed.aggregation.sealed import is_sealed, open_sealed, seal, weighted_vector
-from medfed.core.config import AdversaryConfig
-from medfed.core.messages import NodeUpdate, SecAggMessage, TrainTask
+from medfed.aggregation.sealed import chunks_of, is_sealed, open_sealed, seal, weighted_vector
+from medfed.core.config import AdversaryConfig, Behaviour, DropoutStage, FaultTarget
+from medfed.core.messages import Arrays, NodeUpdate, SecAggMessage, TrainTask
 from medfed.data import LocalDataset, images_to_float
 from medfed.errors import ConfigError, DataError, MedfedError, ModelError, ProtocolError
 from medfed.evaluation.ranking import macro_auc
 from medfed.ledger import OperationLog, Outcome
 from medfed.models import build_model, load_arrays, model_arrays
-from medfed.node.adversary import Injection, corrupt
+from medfed.node.adversary import (
+    FaultRecord,
+    Injection,
+    ProtocolTamper,
+    SimulatedDropout,
+    corrupt,
+    corrupts_update,
+    flip_labels,
+)
 from medfed.node.consent import NodeConsent
 from medfed.node.privacy import PrivacyGuard, RoundPrivacy, clip_update
 from medfed.node.secure import SecureSession
 from medfed.privacy.he import VectorScheme
+from medfed.privacy.he.integrity import header_bytes
 from medfed.training import LocalTrainConfig, as_tensors, derive_seed, predict_proba, train_local
 
 log = logging.getLogger("medfed.node")
@@ -64,9 +74,13 @@ class NodeWorker:
         self.device = device
         self._model: nn.Module | None = None
         self._model_key: tuple[Any, ...] | None = None
-        self._train = as_tensors(
-            images_to_float(dataset.train.images, dims=dataset.dims), dataset.train.labels, device
-        )
+        train_labels = dataset.train.labels
+        self._flipped = 0  # label_flip adversary: how many training labels it changed
+        if adversary is not None and adversary.behaviour is Behaviour.LABEL_FLIP:
+            train_labels = flip_labels(train_labels, dataset.n_classes)
+            self._flipped = int(np.count_nonzero(train_labels != dataset.train.labels))
+        self._last_update: Arrays | None = None  # replay adversary: what it sent last round
+        self._train = as_tensors(images_to_float(dataset.train.images, dims=dataset.dims), train_labels, device)
         self._val = (
             as_tensors(images_to_float(dataset.val.images, dims=dataset.dims), dataset.val.labels, device)
             if len(dataset.val.labels)
@@ -132,6 +146,9 @@ class NodeWorker:
                 f"{self.name}'s policy requires updates hidden from the aggregator (secure aggregation "
                 "or encryption); this study would send them in the clear"
             )
+        tamper = self._tamper(task.round)
+        if tamper is not None and tamper.drops_at(DropoutStage.BEFORE_TRAINING):
+            raise SimulatedDropout(f"{self.name} dropped out before training (simulated)")
         model = self._model_for(config)
         start = task.params
         if is_sealed(start):
@@ -162,9 +179,12 @@ class NodeWorker:
         metrics = {"train_loss": stats.loss, "train_accuracy": stats.accuracy}
         metrics.update(self._validate(model))
         params = model_arrays(model)
-        if self.adversary is not None:
-            params, injection = corrupt(params, start, self.adversary, node=self.name, round_number=task.round)
-            self.injections.append(injection)
+        params = self._poisoned(params, start, task.round)
+        if tamper is not None and "secure_aggregation" not in config:
+            # No key sharing, masking or unmasking in this study: the later stages all mean
+            # "trained, then left without sending".
+            if tamper.drops_at(tamper.config.stage):
+                raise SimulatedDropout(f"{self.name} dropped out after training (simulated)")
         if plan.mechanism == "dp_fedavg":
             params, norm = clip_update(params, start, plan.clip_norm)
             # One bit for adaptive clipping, noised at the dispatcher before it is used.
@@ -183,6 +203,7 @@ class NodeWorker:
                 old=start,
                 weight=stats.num_samples,
                 dp_noise_std=plan.noise_multiplier * plan.clip_norm if plan.mechanism == "dp_fedavg" else None,
+                tamper=tamper,
             )}
             # epsilon and n_val would reveal this hospital's sample count (epsilon depends on
             # batch / n): under secure aggregation they stay here, in the node's log.
@@ -192,11 +213,15 @@ class NodeWorker:
         if "encryption" in config:
             # The sample count rides inside the ciphertext; epsilon and n_val would reveal it.
             log.info("%s round %d: epsilon %s (kept local)", self.name, task.round, metrics.get("epsilon"))
+            sealer = self._sealer_for(config)
+            sealed = seal(sealer, weighted_vector(params, stats.num_samples))
+            if tamper is not None and tamper.targets(FaultTarget.CIPHERTEXT):
+                sealed = self._corrupted_ciphertexts(tamper, sealer, sealed)
             return NodeUpdate(
                 study_id=task.study_id,
                 round=task.round,
                 node=self.name,
-                params=seal(self._sealer_for(config), weighted_vector(params, stats.num_samples)),
+                params=sealed,
                 num_samples=1,
                 train_seconds=stats.seconds,
                 metrics={k: v for k, v in metrics.items() if k not in {"epsilon", "n_val", "unclipped"}},
@@ -210,6 +235,51 @@ class NodeWorker:
             train_seconds=stats.seconds,
             metrics=metrics,
         )
+
+    # ---- security evaluation only (standard 5.5.1.1e): injected faults, recorded as ground truth
+
+    def _tamper(self, round_number: int) -> ProtocolTamper | None:
+        """This round's protocol-level fault injector, when this node is a protocol adversary."""
+        adversary = self.adversary
+        if adversary is None or not (
+            adversary.behaviour is Behaviour.DROPOUT or adversary.target is not FaultTarget.UPDATE
+        ):
+            return None
+        return ProtocolTamper(adversary, node=self.name, round_number=round_number, on_record=self._injected)
+
+    def _injected(self, record: FaultRecord) -> None:
+        injection = Injection(record.round, record.node, record.behaviour, record.values_changed, record.target)
+        self.injections.append(injection)
+        log.warning(
+            "%s round %d: injected fault (security evaluation): %s in %s, %d value(s)",
+            self.name, record.round, record.behaviour, record.target, record.values_changed,
+        )
+
+    def _poisoned(self, params: Arrays, start: Arrays, round_number: int) -> Arrays:
+        """The update after the update-level and data-level behaviours of an adversary."""
+        adversary = self.adversary
+        if adversary is None:
+            return params
+        behaviour = adversary.behaviour
+        if behaviour is Behaviour.LABEL_FLIP:
+            self._injected(FaultRecord(round_number, self.name, "labels", behaviour.value, self._flipped))
+        elif behaviour is Behaviour.REPLAY:
+            if self._last_update is not None:  # round 1 has nothing to replay: it sends its honest update
+                params = self._last_update
+                size = sum(int(v.size) for v in params.values() if np.issubdtype(v.dtype, np.floating))
+                self._injected(FaultRecord(round_number, self.name, "update", behaviour.value, size))
+            self._last_update = params  # what this round sends, re-sent next round
+        elif corrupts_update(adversary):
+            params, injection = corrupt(params, start, adversary, node=self.name, round_number=round_number)
+            self._injected(FaultRecord(injection.round, injection.node, "update", injection.behaviour, injection.values_changed))
+        return params
+
+    @staticmethod
+    def _corrupted_ciphertexts(tamper: ProtocolTamper, sealer: VectorScheme, sealed: Arrays) -> Arrays:
+        chunks = chunks_of(sealed)
+        modulus = sealer.public_key.n ** 2 if sealer.name == "paillier" else None  # type: ignore[attr-defined]
+        chunks = tamper.ciphertexts(chunks, header_bytes=header_bytes(sealer, chunks[0]), modulus=modulus)
+        return {key: np.frombuffer(chunk, dtype=np.uint8) for key, chunk in zip(sorted(sealed), chunks, strict=True)}
 
     def _log(self, action: str, target: str, outcome: Outcome, **details: object) -> None:
         if self.oplog is not None:

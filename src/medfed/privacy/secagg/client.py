@@ -166,11 +166,28 @@ class SecAggClient:
         The sign is + when this node's id is the smaller of the pair, so masks cancel in the sum.
         """
         self._expect(ClientStage.READY, "mask its input")
+        masked = self._mask(update, sorted(self._held))
+        self._seed = b""  # b and s_sk now live only as shares held by the neighbours
+        del self._s_key
+        self._stage = ClientStage.MASKED
+        return MaskedInput(self.cid, masked.tobytes())
+
+    def planned_masked_input(self, update: np.ndarray) -> bytes:
+        """The masked vector this node will send if every neighbour in the roster shares keys.
+
+        Computed right after sharing keys, so the node can commit to it before any masked
+        vector is visible; equal to :meth:`masked_input`'s data when no neighbour drops before
+        the shares are forwarded. Nothing is revealed: the bytes are masked as sent.
+        """
+        self._expect(ClientStage.SHARED, "plan its masked input")
+        return self._mask(update, sorted(self._peers)).tobytes()
+
+    def _mask(self, update: np.ndarray, partners: list[int]) -> np.ndarray:
         cfg = self._config
         masked = encode(update, cfg)
         streams = _crypto.MaskStreams(masked.shape[0], cfg.ring_dtype)
         streams.add(masked, self._seed)
-        for peer in sorted(self._held):
+        for peer in partners:
             seed = _crypto.agree(
                 self._s_key,
                 self._peers[peer].s_public,
@@ -179,10 +196,7 @@ class SecAggClient:
                 pair=(self.cid, peer),
             )
             streams.add(masked, seed, sign=1 if self.cid < peer else -1)
-        self._seed = b""  # b and s_sk now live only as shares held by the neighbours
-        del self._s_key
-        self._stage = ClientStage.MASKED
-        return MaskedInput(self.cid, masked.tobytes())
+        return masked
 
     def unmask(self, request: UnmaskRequest) -> UnmaskShares:
         """Stage 4: b-shares of survivors, s-shares of dropped nodes; never both for one node."""
