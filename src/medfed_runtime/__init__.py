@@ -19,7 +19,7 @@ input and tongsuopy for bundles signed with SM2, each imported only when needed.
 from __future__ import annotations
 
 from medfed_runtime._bundle import Bundle, Prediction, load_bundle
-from medfed_runtime._errors import BundleError, ImageError
+from medfed_runtime._errors import BundleError, ImageError, ImageTooLargeError
 from medfed_runtime._format import EXTENSION, FORMAT, FORMAT_VERSION
 from medfed_runtime._images import read_image
 
@@ -30,6 +30,7 @@ __all__ = [
     "Bundle",
     "BundleError",
     "ImageError",
+    "ImageTooLargeError",
     "Prediction",
     "load_bundle",
     "read_image",

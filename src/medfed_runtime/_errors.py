@@ -1,4 +1,4 @@
-"""The two errors the edge SDK raises on purpose (it stands alone: no framework import)."""
+"""The errors the edge SDK raises on purpose (it stands alone: no framework import)."""
 
 from __future__ import annotations
 
@@ -10,3 +10,7 @@ class BundleError(Exception):
 
 class ImageError(ValueError):
     """An input image cannot be read: the message says which format was expected and what was wrong."""
+
+
+class ImageTooLargeError(ImageError):
+    """An input image declares more pixels (or inflates to more bytes) than the SDK decodes."""

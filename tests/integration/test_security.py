@@ -288,3 +288,54 @@ def test_poisoned_updates_are_refused_and_the_study_finishes(tmp_path, medmnist_
         assert entry["accepted"] == ["hospital-b", "hospital-c"]
         assert "rejected" in entry["dropped"]["hospital-a"]
     assert all(np.isfinite(v).all() for v in result.params.values() if v.dtype.kind == "f")
+
+
+@pytest.mark.clause("5.5.1.1e", "5.5.1.4b")
+def test_a_node_process_swapping_its_masked_vector_is_named_in_the_ledger(tmp_path, medmnist_dir) -> None:
+    from dataclasses import replace
+
+    from medfed.core.config import (
+        AdversaryConfig,
+        Behaviour,
+        FaultTarget,
+        PrivacyConfig,
+        dump_study,
+    )
+    from medfed.dispatcher.evidence import LEDGER_FILE
+    from medfed.ledger import EntryKind, open_store
+    from medfed.orchestration.consent import approve_all
+    from medfed.orchestration.scenario import write_hospital_files
+
+    site = make_site(
+        tmp_path / "site", medmnist_dir, privacy=PrivacyConfig(secure_aggregation=True), rounds=1, min_nodes=2,
+        approve=False,
+    )
+    # The study every party agrees to names hospital-a a malicious party (security evaluation only);
+    # kits and grants are made for that study.
+    adversary = AdversaryConfig(nodes=("hospital-a",), behaviour=Behaviour.RANDOM_FACTORS, target=FaultTarget.MASKED)
+    site.study = replace(site.study, adversary=adversary)
+    site.root = tmp_path / "attacked"
+    site.root.mkdir()
+    site.study_path = site.root / "study.toml"
+    site.study_path.write_text(dump_study(site.study))
+    site.kits = site.root / "kits"
+    provision_study(site.study, site.kits)
+    site.data_paths = write_hospital_files(site.scenario, site.root / "hospitals")
+    approve_all(site.study, site.kits, site.grants)
+    deployment = site.deployment()
+    try:
+        deployment.start_dispatcher()
+        for name in site.study.hospitals:
+            deployment.start_node(name)
+        result = deployment.wait_for_result()
+    finally:
+        deployment.stop()
+        deployment.kill_all()
+    assert result.ok, result.reason
+    (entry,) = result.summary["rounds"]
+    assert entry["accepted"] == ["hospital-b", "hospital-c"] and "commitment" in entry["faults"]["hospital-a"]
+    ledger = open_store(deployment.launch.work_dir / "dispatcher" / LEDGER_FILE)
+    assert [e.payload["suspect"] for e in ledger if e.kind is EntryKind.ANOMALY] == ["hospital-a"]
+    # Ground truth, apart from detection: the node's own log says what it injected.
+    node_log = (deployment.logs / "hospital-a.log").read_text()
+    assert "injected fault (security evaluation): random_factors in masked" in node_log

@@ -1,7 +1,8 @@
 """``medfed task``: the dispatcher's task queue from the command line (clauses 5.4.2.3c-d, 5.4.3.2a-d).
 
     medfed task create --store tasks.db --study study.toml [--kind study] [--priority 5] ...
-    medfed task show|cancel|result ID --store tasks.db
+    medfed task show|cancel ID --store tasks.db
+    medfed task result ID --store tasks.db --kit kits/result --trusted-ca kits/ca/ca.pem
     medfed task list|nodes --store tasks.db
     medfed task worker --store tasks.db --node-id hospital-a --capacity 2 --datasets pneumonia
 """
@@ -56,6 +57,12 @@ def register(sub: Any) -> None:
     result = _with_store(actions.add_parser("result", help="a finished task's output (the result party only)"))
     result.add_argument("task_id")
     result.add_argument("--kit", type=Path, required=True, help="the caller's kit: must hold the result role")
+    result.add_argument(
+        "--trusted-ca",
+        type=Path,
+        required=True,
+        help="the study's CA certificate (ca.pem from provisioning); the kit's certificate must chain to it",
+    )
 
     listing = _with_store(actions.add_parser("list", help="tasks, oldest first"))
     listing.add_argument("--state", choices=[s.value for s in TaskState])
@@ -130,8 +137,35 @@ def _cancel(scheduler: Scheduler, args: argparse.Namespace) -> int:
 
 def _result(scheduler: Scheduler, args: argparse.Namespace) -> int:
     kit = _kit(args.kit)
+    task = scheduler.get(args.task_id)
+    # A kit vouches only for itself (its own ca.pem); the study's CA decides who is the result party.
+    _check_kit_trusted(kit, args.trusted_ca, parse_study_text(task.spec.study_toml).study_id)
     print(json.dumps(scheduler.result(args.task_id, kit.role), indent=1))
     return 0
+
+
+def _check_kit_trusted(kit: Any, ca_path: Path, study_id: str) -> None:
+    from medfed.pki.identity import check_validity, identity_from_cert, load_cert, verify_issued_by
+
+    try:
+        ca_pem = ca_path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the study's CA certificate {ca_path}: {exc.strerror}") from None
+    try:
+        load_cert(ca_pem)
+    except (IdentityError, ValueError):
+        raise IdentityError(f"{ca_path} is not a CA certificate (PEM); give the study's ca.pem") from None
+    check_validity(ca_pem)
+    cert_pem = kit.cert_path.read_bytes()
+    try:
+        verify_issued_by(cert_pem, ca_pem)
+    except IdentityError:
+        raise IdentityError(
+            f"kit {kit.directory} was not issued by the study's CA {ca_path}; "
+            "only a kit provisioned for this study may fetch its results"
+        ) from None
+    if identity_from_cert(cert_pem).study_id != study_id:
+        raise IdentityError(f"kit {kit.directory} belongs to another study than this task's ({study_id!r})")
 
 
 def _list(scheduler: Scheduler, args: argparse.Namespace) -> int:

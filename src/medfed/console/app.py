@@ -2,7 +2,9 @@
 
 Every page and JSON endpoint but the login needs a session cookie; every form POST also
 carries the session's CSRF token, and a POST whose ``Origin`` is another site is refused
-before it is read. Roles follow the permission matrix of :mod:`medfed.authz.rbac`.
+before it is read. Bodies are capped and multipart refused before anything parses them
+(:mod:`medfed.console.limits`). Roles follow the permission matrix of :mod:`medfed.authz.rbac`;
+a task's result and the run reports are shown to the result party only (5.4.2.3g).
 """
 
 from __future__ import annotations
@@ -21,17 +23,18 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from medfed.authn import AccountLockedError, AuthenticationError
-from medfed.authz import Action, is_permitted, require
+from medfed.authz import Action, PermissionDeniedError, is_permitted, require
 from medfed.console.ledger_view import read_ledger
-from medfed.console.reports import REPORT_FILE, list_runs, run_folder
-from medfed.console.services import ConsoleServices, open_services
+from medfed.console.limits import BodyLimit
+from medfed.console.reports import REPORT_FILE, list_runs, report_path, run_folder
+from medfed.console.services import ConsoleServices, open_services, sees_results
 from medfed.console.sessions import COOKIE, LOGIN_COOKIE, Session
 from medfed.console.settings import ConsoleSettings
-from medfed.console.tasks import CUSTOM, build_spec, bundled_examples
+from medfed.console.tasks import CUSTOM, FORM_KINDS, build_spec, bundled_examples
 from medfed.console.worker import LocalWorker
 from medfed.errors import IdentityError, MedfedError
 from medfed.orchestration.runs import DEMO_STUDY
-from medfed.scheduling import KINDS
+from medfed.roles import Role
 
 _PAGE_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -54,6 +57,14 @@ class _BadRequest(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+def _require_results(role: Role) -> None:
+    """PermissionDeniedError (403) unless ``role`` may see results (5.4.2.3g)."""
+    if not sees_results(role):
+        raise PermissionDeniedError(
+            f"role {str(role)!r} may not see results: only the result party ({Role.RESULT.value!r}) does"
+        )
 
 
 def _fmt(value: float | None) -> str:
@@ -98,9 +109,14 @@ def create_app(settings: ConsoleSettings, *, services: ConsoleServices | None = 
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    # Outermost, so that no body is parsed (nor spooled) before it is checked.
+    app.add_middleware(BodyLimit)
+
     def page(request: Request, name: str, session: Session | None, status: int = 200, **context: Any) -> HTMLResponse:
         notice = _NOTICES.get(request.query_params.get("done", ""))
-        base = {"session": session, "study_id": svc.context.study.study_id, "notice": notice, "error": None}
+        sees = session is not None and sees_results(session.account.role)
+        base = {"session": session, "study_id": svc.context.study.study_id, "notice": notice, "error": None,
+                "sees_results": sees}
         return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
 
     @app.exception_handler(_LoginRequired)
@@ -171,14 +187,15 @@ def create_app(settings: ConsoleSettings, *, services: ConsoleServices | None = 
         response.set_cookie(
             COOKIE, session.token, max_age=settings.session_ttl_s, path="/", secure=True, httponly=True, samesite="strict"
         )
-        response.delete_cookie(LOGIN_COOKIE, path="/login")
+        response.delete_cookie(LOGIN_COOKIE, path="/login", secure=True, httponly=True, samesite="strict")
         return response
 
     @app.post("/logout")
     def logout(request: Request, csrf: str = Form("")) -> Response:
         svc.sessions.logout(posted(request, csrf))
         response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(COOKIE, path="/")
+        # Secure as when set: a browser ignores an unsecured Set-Cookie for a "__Host-" name.
+        response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
         return response
 
     @app.get("/")
@@ -191,7 +208,7 @@ def create_app(settings: ConsoleSettings, *, services: ConsoleServices | None = 
         tasks = sorted(svc.scheduler.list(), key=lambda t: t.created_at, reverse=True)
         return page(
             request, "tasks.html", session, status, page="tasks", error=error, form=form,
-            tasks=[svc.task_view(t) for t in tasks], examples=bundled_examples(), kinds=KINDS,
+            tasks=[svc.task_view(t, session.account.role) for t in tasks], examples=bundled_examples(), kinds=FORM_KINDS,
             can_launch=is_permitted(session.account.role, Action.LAUNCH_TASK), refresh_ms=settings.refresh_ms,
         )
 
@@ -243,10 +260,12 @@ def create_app(settings: ConsoleSettings, *, services: ConsoleServices | None = 
         task = find_task(task_id)
         spec = task.spec.to_dict()
         extra = {k: v for k, v in spec.items() if k not in ("study_toml", "name", "kind", "priority") and v not in (None, [], {})}
+        role = session.account.role
+        shown = task.result if task.result and sees_results(role) else None
         return page(
-            request, "task.html", session, page="tasks", t=svc.task_view(task), study_toml=task.spec.study_toml,
+            request, "task.html", session, page="tasks", t=svc.task_view(task, role), study_toml=task.spec.study_toml,
             spec_extra=json.dumps(extra, indent=1) if extra else "",
-            result_json=json.dumps(task.result, indent=1, default=str) if task.result else "",
+            result_json=json.dumps(shown, indent=1, default=str) if shown else "",
             can_launch=is_permitted(session.account.role, Action.LAUNCH_TASK), refresh_ms=settings.refresh_ms,
         )
 
@@ -265,14 +284,16 @@ def create_app(settings: ConsoleSettings, *, services: ConsoleServices | None = 
 
     @app.get("/api/tasks")
     def api_tasks(request: Request) -> dict[str, Any]:
-        require(current(request).account.role, Action.VIEW_TASK)
+        role = current(request).account.role
+        require(role, Action.VIEW_TASK)
         tasks = sorted(svc.scheduler.list(), key=lambda t: t.created_at, reverse=True)
-        return {"tasks": [svc.task_view(t) for t in tasks]}
+        return {"tasks": [svc.task_view(t, role) for t in tasks]}
 
     @app.get("/api/tasks/{task_id}")
     def api_task(request: Request, task_id: str) -> dict[str, Any]:
-        require(current(request).account.role, Action.VIEW_TASK)
-        return svc.task_view(find_task(task_id))
+        role = current(request).account.role
+        require(role, Action.VIEW_TASK)
+        return svc.task_view(find_task(task_id), role)
 
     # -- nodes ------------------------------------------------------------------------------
     @app.get("/nodes")
@@ -330,11 +351,11 @@ def create_app(settings: ConsoleSettings, *, services: ConsoleServices | None = 
             raise _BadRequest(f"the ledger cannot be read: {exc}", 500) from None
         return page(request, "ledger.html", session, page="ledger", view=view)
 
-    # -- reports (5.5.2) ---------------------------------------------------------------------
+    # -- reports (5.5.2): results, so the result party's only (5.4.2.3g) ---------------------------
     @app.get("/reports")
     def reports(request: Request) -> Response:
         session = current(request)
-        require(session.account.role, Action.VIEW_TASK)
+        _require_results(session.account.role)
         return page(request, "reports.html", session, page="reports", runs=list_runs(settings.runs), root=settings.runs)
 
     def named_run(name: str) -> Any:
@@ -347,19 +368,22 @@ def create_app(settings: ConsoleSettings, *, services: ConsoleServices | None = 
     @app.get("/reports/view/{name:path}")
     def report_view(request: Request, name: str) -> Response:
         session = current(request)
-        require(session.account.role, Action.VIEW_TASK)
+        _require_results(session.account.role)
         run, _ = named_run(name)
         return page(request, "report.html", session, page="reports", run=run)
 
     @app.get("/runs/{name:path}")
     def report_file(request: Request, name: str) -> Response:
         session = current(request)
-        require(session.account.role, Action.VIEW_TASK)
+        _require_results(session.account.role)
         folder_name, _, file = name.rpartition("/")
         if file != REPORT_FILE:
             raise _BadRequest(f"only {REPORT_FILE} of a run folder is served", 404)
-        _, folder = named_run(folder_name)
-        body = (folder / REPORT_FILE).read_bytes()
+        try:
+            # Resolved, links followed, and still inside the runs root.
+            body = report_path(settings.runs, folder_name).read_bytes()
+        except (MedfedError, OSError):
+            raise _BadRequest(f"no run folder {folder_name!r}", 404) from None
         return Response(body, media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": _REPORT_CSP})
 
     return app

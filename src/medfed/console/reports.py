@@ -1,8 +1,9 @@
 """Run folders on the console (5.5.2): the metrics of each and its report, plots included.
 
 A run folder is any folder under the runs root holding ``report.html``; it is named by its
-path relative to the root. Names are checked and resolved inside the root, so a request can
-never read a file elsewhere.
+path relative to the root. Names are checked and resolved inside the root, and so are the
+files read from a folder (``report.html`` or ``results.json`` may be symbolic links): a request
+can never read a file elsewhere.
 """
 
 from __future__ import annotations
@@ -39,9 +40,19 @@ def _metric(results: dict[str, Any], section: str, key: str = "auc") -> float | 
     return float(value) if isinstance(value, int | float) else None
 
 
-def _summary(root: Path, folder: Path) -> RunSummary:
+def _inside(base: Path, path: Path) -> Path | None:
+    """``path`` resolved (links followed) if it is a regular file under ``base``, else None."""
     try:
-        results = json.loads((folder / RESULTS_FILE).read_text(encoding="utf-8"))
+        target = path.resolve()
+    except (OSError, RuntimeError):  # a link loop
+        return None
+    return target if target.is_relative_to(base) and target.is_file() else None
+
+
+def _summary(root: Path, folder: Path) -> RunSummary:
+    source = _inside(root, folder / RESULTS_FILE)
+    try:
+        results = json.loads(source.read_text(encoding="utf-8")) if source else {}
     except (OSError, ValueError):
         results = {}
     if not isinstance(results, dict):
@@ -68,7 +79,7 @@ def list_runs(root: Path) -> list[RunSummary]:
     base = root.resolve()
     for depth in range(1, _MAX_DEPTH + 1):
         pattern = "/".join(["*"] * depth) + "/" + REPORT_FILE
-        found += [p.parent for p in base.glob(pattern) if p.is_file()]
+        found += [p.parent for p in base.glob(pattern) if _inside(base, p) is not None]
     runs = [_summary(base, folder) for folder in found]
     return sorted(runs, key=lambda r: r.modified, reverse=True)
 
@@ -80,9 +91,17 @@ def run_folder(root: Path, name: str) -> Path:
         raise ConfigError(f"no run folder {name!r}")
     base = root.resolve()
     folder = (base / Path(*parts)).resolve()
-    if not folder.is_relative_to(base) or not (folder / REPORT_FILE).is_file():
+    if not folder.is_relative_to(base) or _inside(base, folder / REPORT_FILE) is None:
         raise ConfigError(f"no run folder {name!r}")
     return folder
+
+
+def report_path(root: Path, name: str) -> Path:
+    """The report file of run folder ``name``, links resolved, inside ``root``; ConfigError otherwise."""
+    found = _inside(root.resolve(), run_folder(root, name) / REPORT_FILE)
+    if found is None:  # replaced since run_folder looked
+        raise ConfigError(f"no run folder {name!r}")
+    return found
 
 
 def run_name(root: Path, folder: Path | str) -> str | None:

@@ -12,9 +12,19 @@ from medfed.console.sessions import Sessions
 from medfed.console.settings import ConsoleSettings
 from medfed.console.study_context import StudyContext, load_context
 from medfed.console.tasks import task_json
+from medfed.roles import Role
 from medfed.scheduling import Scheduler, Task, open_task_store
 
 log = logging.getLogger("medfed.console")
+
+
+def sees_results(role: Role) -> bool:
+    """Whether ``role`` may see a task's result and its run's report: the result party only (5.4.2.3g).
+
+    Everyone who may view tasks sees their state, assignment and failure reason; the metrics,
+    run folder, model digests and report are the results the standard keeps for the result party.
+    """
+    return role is Role.RESULT
 
 
 @dataclass
@@ -37,8 +47,9 @@ class ConsoleServices:
                     return f"/runs/{name}/report.html"
         return None
 
-    def task_view(self, task: Task) -> dict[str, object]:
-        return task_json(task, self.report_url(task))
+    def task_view(self, task: Task, role: Role) -> dict[str, object]:
+        """What ``role`` sees of ``task``: the report link for the result party only."""
+        return task_json(task, self.report_url(task) if sees_results(role) else None)
 
     def close(self) -> None:
         self.desk.close()

@@ -1,6 +1,6 @@
 """Console sessions: a password login becomes a short-lived signed token in a cookie.
 
-The cookie holds a :class:`TokenService` token (HttpOnly, Secure, SameSite=Strict), so a
+The cookie holds a :class:`TokenService` token (``__Host-``, HttpOnly, Secure, SameSite=Strict), so a
 session survives no restart and a logout revokes it in the authentication store. Each
 session's CSRF token is a MAC of the token's id under a second key: a form posted from
 another site can neither read nor forge it, and nothing needs storing per session.
@@ -19,8 +19,11 @@ from medfed.console.accounts import Account, Accounts
 from medfed.console.settings import ConsoleSettings
 from medfed.crypto import Suite
 
-COOKIE = "medfed_session"
-LOGIN_COOKIE = "medfed_login"  # double-submit token that protects the login form itself
+# "__Host-": the browser keeps it only if it is Secure, for Path=/ and with no Domain, so a
+# neighbouring host or a plain-HTTP response cannot plant or overwrite it.
+COOKIE = "__Host-medfed-session"
+# Double-submit token that protects the login form itself; "__Secure-" as it lives on /login only.
+LOGIN_COOKIE = "__Secure-medfed-login"
 _CSRF_CONTEXT = b"medfed/console/csrf/v1|"
 
 

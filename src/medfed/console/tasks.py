@@ -10,9 +10,18 @@ from typing import Any
 from medfed.core.config import StudyConfig
 from medfed.errors import ConfigError
 from medfed.orchestration.runs import DEMO_STUDY
-from medfed.scheduling import KINDS, MAX_PRIORITY, Task, TaskSpec, parse_study_text
+from medfed.scheduling import MAX_PRIORITY, Task, TaskSpec, parse_study_text
 
 CUSTOM = "custom"
+# The kinds this form can launch: it has no fields for a fold (params.fold, params.k) or for
+# the model an evaluation scores (params.model), so those are queued with
+# ``medfed task create --kind cv_fold|evaluation --param ...`` instead. A trial from the form
+# trains with the study's own hyper-parameters (and the rounds asked for).
+FORM_KINDS = ("study", "hp_trial")
+_ELSEWHERE = {
+    "cv_fold": "medfed task create --kind cv_fold --param fold=0 --param k=5 ...",
+    "evaluation": "medfed task create --kind evaluation --param model=PATH/model.safetensors ...",
+}
 _MAX_STUDY_CHARS = 200_000
 _MAX_NAME = 120
 # The repository's examples/ when the console runs from a checkout.
@@ -57,6 +66,9 @@ def _int_field(value: str, what: str, low: int, high: int) -> int | None:
 def build_spec(*, source: str, study_text: str, kind: str, name: str, priority: str, rounds: str) -> TaskSpec:
     """The task a create form asks for: the study from the text (``source == "custom"``) or a
     bundled example, optionally with another number of rounds; every field checked."""
+    if kind not in FORM_KINDS:
+        hint = f" (queue it with `{_ELSEWHERE[kind]}`)" if kind in _ELSEWHERE else ""
+        raise ConfigError(f"this form launches a task of kind {' or '.join(FORM_KINDS)}, not {kind!r}{hint}")
     if source == CUSTOM:
         text = study_text
         if not text.strip():
@@ -67,8 +79,6 @@ def build_spec(*, source: str, study_text: str, kind: str, name: str, priority: 
             raise ConfigError(f"unknown example {source!r}")
         text = example.path.read_text(encoding="utf-8")
     study = check_study_text(text)
-    if kind not in KINDS:
-        raise ConfigError(f"task kind {kind!r} is unknown; choose one of: {', '.join(KINDS)}")
     level = _int_field(priority, "priority", 0, MAX_PRIORITY) or 0
     new_rounds = _int_field(rounds, "rounds", 1, 10_000)
     # The study text stays as written; the worker applies params.rounds (and checks the result against it).

@@ -9,9 +9,12 @@ without a network, and the same object runs in simulation and behind gRPC.
 Integrity faults (standard 5.5.1.1e) are named per round in ``RoundRecord.faults``: a Shamir
 share off its polynomial or a masked vector that misses its commitment (secure aggregation,
 found by :class:`SecureRound`), or an encrypted update whose ciphertexts are not a fresh
-encryption under the study's key (checked on arrival). Policy: the node is excluded from the
-round in which its fault was found (the round goes on while ``min_nodes`` remain) and takes
-part again in the next; the ledger gets one anomaly entry per fault naming the node.
+encryption under the study's key (checked on arrival). Policy: what the node sent is excluded
+from the round in which the fault was found (its update, masked vector or shares; the round goes
+on while ``min_nodes`` remain) and the node takes part again in the next round; the ledger gets
+one anomaly entry per fault naming the node and the finding. One exception, by construction: a
+node named for wrong unmasking shares has its masked input already inside the sum, and it stays
+there (removing it would expose it); only its shares are left out.
 """
 
 from __future__ import annotations

@@ -117,8 +117,9 @@ class SecureRound:
                 self._server.receive_advertise(self._own(node, from_jsonable(message.body, expect=AdvertiseKeys)))
                 self.metrics[node] = dict(message.metrics)
             elif self.stage == "share_keys":
-                commitment = self._commitment_of(node, message)
-                self._server.receive_share_keys(self._own(node, from_jsonable(message.body, expect=ShareKeys)))
+                body = dict(message.body)
+                commitment = self._commitment_of(node, body.pop("commitment", None))
+                self._server.receive_share_keys(self._own(node, from_jsonable(body, expect=ShareKeys)))
                 if commitment is not None:
                     self._commitments[node] = commitment
             elif self.stage == "masked":
@@ -153,13 +154,17 @@ class SecureRound:
         self._waiting.discard(node)
         return self._advance()
 
-    def _commitment_of(self, node: str, message: SecAggMessage) -> bytes | None:
+    def _commitment_of(self, node: str, value: Any) -> bytes | None:
+        """The hash (hex in the body) a node commits to its masked vector with; None if not asked."""
         if self._digest is None:
             return None
-        value = message.params.get("commitment")
-        if value is None or value.dtype != np.uint8 or value.nbytes != self._digest_bytes:
+        try:
+            digest = bytes.fromhex(value) if isinstance(value, str) else b""
+        except ValueError:
+            digest = b""
+        if len(digest) != self._digest_bytes:
             raise ProtocolError(f"{node} sent no commitment of {self._digest_bytes} bytes to its masked vector")
-        return value.tobytes()
+        return digest
 
     def _check_commitment(self, node: str, data: bytes) -> None:
         """Name and refuse a node whose masked vector is not the one it committed to."""

@@ -104,7 +104,7 @@ def new_coordinator(
     if study.privacy.secure_aggregation:
         if len(study.hospitals) < 3:
             raise ConfigError("[privacy] secure_aggregation needs at least 3 data parties")
-        secure = {"threshold": study.privacy.secagg_threshold}
+        secure = {"threshold": study.privacy.secagg_threshold, "suite": study.security.suite.value}
     plan = StudyPlan(
         study_id=study.study_id,
         rounds=t.rounds,

@@ -84,13 +84,13 @@ class SecureSession:
         if message.stage == "roster":
             roster = from_jsonable(message.body, expect=Roster)
             shares = self._client.receive_roster(roster)
-            params: Arrays = {}
+            body = to_jsonable(shares)
             if self._digest is not None:
                 planned = self._client.planned_masked_input(self._vector)
                 if tamper is not None and tamper.targets(FaultTarget.COMMITTED_MASKED):
                     planned = self._committed = tamper.masked(planned)
-                params["commitment"] = np.frombuffer(self._digest(planned), dtype=np.uint8)
-            return self._message("share_keys", to_jsonable(shares), params)
+                body["commitment"] = self._digest(planned).hex()
+            return self._message("share_keys", body)
         if message.stage == "shares":
             if tamper is not None and tamper.drops_at(DropoutStage.AFTER_KEY_SHARING):
                 raise SimulatedDropout(f"{self.node} dropped out after key sharing (simulated)")
@@ -122,7 +122,7 @@ class SecureSession:
         if not tamper.targets(FaultTarget.SHARES):
             return reply
 
-        def fake(shares: tuple[NodeShare, ...]) -> tuple[NodeShare, ...]:
-            return tuple(NodeShare(o, v) for o, v in tamper.shares(tuple((s.owner, s.value) for s in shares)))
-
-        return UnmaskShares(reply.sender, fake(reply.b_shares), fake(reply.s_shares))
+        revealed = tuple((s.owner, s.value) for s in reply.b_shares + reply.s_shares)
+        fake = [NodeShare(owner, value) for owner, value in tamper.shares(revealed)]
+        split = len(reply.b_shares)
+        return UnmaskShares(reply.sender, tuple(fake[:split]), tuple(fake[split:]))

@@ -71,7 +71,8 @@ from medfed.simulation import simulated_consent
 
 log = logging.getLogger("medfed.security_eval")
 
-UPDATE_BEHAVIOURS = tuple(b.value for b in Behaviour)
+# Attacks on the update itself; label_flip, replay and dropout are separate rows below.
+UPDATE_BEHAVIOURS = ("random_factors", "sign_flip", "scaling", "gaussian_noise")
 MODEL_BEHAVIOURS = (*UPDATE_BEHAVIOURS, "label_flip")
 PROTOCOL_TARGETS = ("shares", "masked", "dropout", "replay", "paillier", "ckks", "bfv", "vertical")
 

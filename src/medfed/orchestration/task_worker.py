@@ -2,7 +2,18 @@
 
 The worker announces itself and what it holds (heartbeat), takes work with ``next_for``,
 runs it, reports progress, and hands back a result or the reason it failed. While a task
-runs, a background heartbeat keeps the node's lease so long tasks are not re-queued.
+runs, a background keeper heartbeats (the node's lease) and renews the task (the task's lease),
+so long tasks are not re-queued; it renews only while the task really executes.
+
+Cancelling stops the work: the progress callback raises :class:`TaskCancelledError` once the
+scheduler says the task ended (or no longer belongs to this node), the run unwinds, the slot is
+freed and nothing further is reported. A fold or trial, which reports no progress, is checked
+when it returns.
+
+Reporting the outcome is retried with growing pauses (``report_delays``) while the store is
+unreachable or fails unexpectedly. If it still cannot be recorded, the outcome is written to
+``<out_root>/<task id>/outcome.json``, the worker stops renewing the task, and the scheduler
+re-queues it once its lease runs out: the node never holds a task it cannot report.
 
 What each kind runs:
 * ``study``: the study in simulation mode (:func:`medfed.orchestration.runs.run_study`); the
@@ -22,6 +33,7 @@ import json
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +48,7 @@ from medfed.scheduling import (
     Scheduler,
     Task,
     TaskConflictError,
+    TaskError,
     TaskStoreUnavailableError,
     parse_study_text,
 )
@@ -47,6 +60,16 @@ class TaskUnavailableError(MedfedError):
     """This node cannot run the task's kind (a component it needs is not installed)."""
 
     code = "task_unavailable"
+
+
+class TaskCancelledError(MedfedError):
+    """The task ended (cancelled) or left this node while it ran: stop the work, report nothing."""
+
+    code = "task_cancelled"
+
+
+# Pauses before each new try to record an outcome: about half a minute in all.
+REPORT_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 class TaskWorker:
@@ -67,6 +90,7 @@ class TaskWorker:
         out_root: Path,
         load: float = 0.0,
         device: str = "cpu",
+        report_delays: tuple[float, ...] = REPORT_DELAYS,
     ) -> None:
         self.scheduler = scheduler
         self.node_id = node_id
@@ -76,6 +100,7 @@ class TaskWorker:
         self.out_root = Path(out_root)
         self.load = load
         self.device = device
+        self.report_delays = tuple(report_delays)
 
     def heartbeat(self) -> NodeInfo:
         return self.scheduler.heartbeat(self.node_id, capacity=self.capacity, load=self.load, datasets=self.datasets)
@@ -106,15 +131,21 @@ class TaskWorker:
                 stop_event.wait(poll_seconds)
 
     def execute(self, task: Task) -> Task:
-        """Run an assigned task and report how it ended; returns the task as the scheduler holds it."""
-        stop = threading.Event()
-        keeper = threading.Thread(target=self._keep_alive, args=(stop,), daemon=True)
+        """Run an assigned task and report how it ended; returns the task as the scheduler holds it
+        (as last known, when the store cannot be reached)."""
+        stop, ended = threading.Event(), threading.Event()
+        keeper = threading.Thread(target=self._keep_alive, args=(task.task_id, stop, ended), daemon=True)
         keeper.start()
         try:
             if self.scheduler.progress(task.task_id, self.node_id, 0.0).state.terminal:
                 return self.scheduler.get(task.task_id)  # cancelled before it started
             try:
-                result = self._run(task, lambda f: self.scheduler.progress(task.task_id, self.node_id, f))
+                result = self._run(task, lambda f: self._progress(task.task_id, f, ended))
+                if ended.is_set():  # a fold or trial cannot be stopped midway: drop what it made
+                    raise TaskCancelledError(f"task {task.task_id} ended while it ran")
+            except TaskCancelledError as exc:
+                log.info("task %s stopped: %s", task.task_id, exc)
+                return self._current(task)
             except ConfigError as exc:  # the task's own settings: every attempt would fail alike
                 return self._report(task, failure=str(exc), retry=False)
             except MedfedError as exc:
@@ -127,21 +158,80 @@ class TaskWorker:
             stop.set()
             keeper.join()
 
+    def _progress(self, task_id: str, fraction: float, ended: threading.Event) -> None:
+        """The run's progress callback: report it, and stop the run once the task is no longer ours."""
+        if ended.is_set():
+            raise TaskCancelledError(f"task {task_id} ended while it ran")
+        try:
+            task = self.scheduler.progress(task_id, self.node_id, fraction)
+        except TaskConflictError as exc:  # re-queued or finished elsewhere: this run is void
+            ended.set()
+            raise TaskCancelledError(str(exc)) from None
+        except TaskStoreUnavailableError as exc:  # progress is news, not a duty: keep working
+            log.warning("task %s: progress not recorded: %s", task_id, exc)
+            return
+        if task.state.terminal:
+            ended.set()
+            raise TaskCancelledError(f"task {task_id} is {task.state.value}: {task.failure or 'no reason given'}")
+
     def _report(
         self, task: Task, *, result: dict[str, Any] | None = None, failure: str | None = None, retry: bool = True
     ) -> Task:
-        try:
-            if result is not None:
-                return self.scheduler.complete(task.task_id, self.node_id, result)
-            return self.scheduler.fail(task.task_id, self.node_id, failure or "unknown failure", retry=retry)
-        except TaskConflictError as exc:  # cancelled, or re-queued after this node fell silent
-            log.warning("task %s: outcome not recorded: %s", task.task_id, exc)
-            return self.scheduler.get(task.task_id)
+        """Record the outcome, trying again with pauses while the store fails; see the module docstring."""
+        reason = (failure or "unknown failure").replace("\x00", "\\0")  # a store text holds no NUL
+        last: Exception | None = None
+        for delay in (0.0, *self.report_delays):
+            if delay:
+                time.sleep(delay)
+            try:
+                if result is not None:
+                    return self.scheduler.complete(task.task_id, self.node_id, result)
+                return self.scheduler.fail(task.task_id, self.node_id, reason, retry=retry)
+            except TaskConflictError as exc:  # cancelled, or re-queued after this node's lease ran out
+                log.warning("task %s: outcome not recorded: %s", task.task_id, exc)
+                return self._current(task)
+            except TaskError as exc:  # a refusal is final; trying again would be refused alike
+                if result is None:
+                    raise
+                return self._report(task, failure=f"the result was refused: {exc}", retry=False)
+            except Exception as exc:  # noqa: BLE001 - the store is down or failed: try again
+                last = exc
+                log.warning("task %s: outcome not recorded yet (%s); trying again", task.task_id, exc)
+        kept = self._keep_outcome(task, result, reason, last)
+        log.error(
+            "task %s: outcome could not be recorded (%s); kept in %s. The task is no longer renewed "
+            "and returns to the queue when its lease runs out",
+            task.task_id, last, kept,
+        )
+        return task
 
-    def _keep_alive(self, stop: threading.Event) -> None:
+    def _keep_outcome(self, task: Task, result: dict[str, Any] | None, reason: str, error: Exception | None) -> Path:
+        path = self.out_root / task.task_id / "outcome.json"
+        outcome = {"task_id": task.task_id, "result": result} if result is not None else {"failure": reason}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({**outcome, "not_recorded_because": str(error)}, indent=1), encoding="utf-8")
+        except (OSError, TypeError, ValueError) as exc:
+            log.error("task %s: cannot keep the outcome in %s: %s", task.task_id, path, exc)
+        return path
+
+    def _current(self, task: Task) -> Task:
+        """The task as the scheduler holds it, or as last known when the store cannot say."""
+        try:
+            return self.scheduler.get(task.task_id)
+        except TaskStoreUnavailableError:
+            return task
+
+    def _keep_alive(self, task_id: str, stop: threading.Event, ended: threading.Event) -> None:
+        """Heartbeat the node and renew the task until ``stop``; note when the task ends elsewhere."""
         while not stop.wait(self.scheduler.lease_seconds / 3):
             try:
                 self.heartbeat()
+                if not ended.is_set() and self.scheduler.renew(task_id, self.node_id).state.terminal:
+                    ended.set()
+            except TaskConflictError as exc:  # finished, or re-queued: the run is void
+                log.warning("task %s: no longer held by this node: %s", task_id, exc)
+                ended.set()
             except TaskStoreUnavailableError as exc:  # try again next beat; the lease allows two misses
                 log.warning("heartbeat lost: %s", exc)
 

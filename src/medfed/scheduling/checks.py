@@ -16,7 +16,10 @@ from medfed.roles import Role
 from medfed.scheduling.errors import TaskError
 from medfed.scheduling.model import KINDS, MAX_PRIORITY, NodeInfo, TaskSpec
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # used with fullmatch: no trailing newline
+# Far above any real node, well inside every store's integer column (PostgreSQL INTEGER is 32-bit).
+MAX_CAPACITY = 10_000
+MAX_LOAD = 10_000.0
 # Scores that are shares or probabilities: a value outside [0, 1] means the computation went wrong.
 BOUNDED_METRICS = frozenset(
     {"auc", "ks", "accuracy", "val_auc", "val_accuracy", "f1", "precision", "recall", "sensitivity", "specificity"}
@@ -25,7 +28,39 @@ BOUNDED_METRICS = frozenset(
 
 def is_identifier(value: object) -> bool:
     """A node id, family id or dataset id: letters, digits, '.', '_' or '-', at most 128."""
-    return isinstance(value, str) and bool(_NAME.match(value))
+    return isinstance(value, str) and bool(_NAME.fullmatch(value))
+
+
+def text_problem(label: str, value: object) -> str | None:
+    """Why ``value`` cannot be a stored text (None when it can): a database text holds no NUL."""
+    if not isinstance(value, str) or not value.strip():
+        return f"{label} must be a non-empty text"
+    if "\x00" in value:
+        return f"{label} must not contain NUL characters"
+    return None
+
+
+def node_problems(node_id: object, capacity: object, load: object, datasets: object) -> list[str]:
+    """Why a heartbeat cannot be recorded (empty when it can)."""
+    problems = []
+    if not is_identifier(node_id):
+        problems.append(f"node id {node_id!r} must be letters, digits, '.', '_' or '-' (at most 128)")
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or not 0 <= capacity <= MAX_CAPACITY:
+        problems.append(f"capacity must be an integer >= 0 and <= {MAX_CAPACITY} (tasks at once), not {capacity!r}")
+    if (
+        isinstance(load, bool)
+        or not isinstance(load, (int, float))
+        or not math.isfinite(load)
+        or not 0 <= load <= MAX_LOAD
+    ):
+        problems.append(f"load must be a finite number >= 0 and <= {MAX_LOAD:g}, not {load!r}")
+    if isinstance(datasets, (str, bytes)) or not isinstance(datasets, (list, tuple, set, frozenset)):
+        problems.append(f"datasets must be a list of dataset ids, not {datasets!r}")
+    else:
+        bad = [d for d in datasets if not is_identifier(d)]
+        if bad:
+            problems.append(f"dataset ids {bad!r} must be letters, digits, '.', '_' or '-'")
+    return problems
 
 
 def parse_study_text(text: str) -> StudyConfig:
@@ -34,7 +69,12 @@ def parse_study_text(text: str) -> StudyConfig:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"the study file is not valid TOML: {exc}") from None
-    return parse_study(raw)
+    except RecursionError:  # tomllib recurses once per nesting level
+        raise ConfigError("the study file nests tables or arrays too deeply to read") from None
+    try:
+        return parse_study(raw)
+    except RecursionError:
+        raise ConfigError("the study file nests values too deeply to read") from None
 
 
 def check_spec(spec: TaskSpec, find_node: Callable[[str], NodeInfo | None]) -> StudyConfig:
@@ -42,8 +82,9 @@ def check_spec(spec: TaskSpec, find_node: Callable[[str], NodeInfo | None]) -> S
     problems: list[str] = []
     if spec.kind not in KINDS:
         problems.append(f"kind {spec.kind!r} is unknown; choose one of: {', '.join(KINDS)}")
-    if not isinstance(spec.name, str) or not spec.name.strip():
-        problems.append("name must be a non-empty text")
+    name_problem = text_problem("name", spec.name)
+    if name_problem:
+        problems.append(name_problem)
     if isinstance(spec.priority, bool) or not isinstance(spec.priority, int):
         problems.append(f"priority must be an integer, not {spec.priority!r}")
     elif not 0 <= spec.priority <= MAX_PRIORITY:
@@ -55,6 +96,8 @@ def check_spec(spec: TaskSpec, find_node: Callable[[str], NodeInfo | None]) -> S
     study: StudyConfig | None = None
     if not isinstance(spec.study_toml, str) or not spec.study_toml.strip():
         problems.append("the study file is empty")
+    elif "\x00" in spec.study_toml:
+        problems.append("the study file contains NUL characters")
     else:
         try:
             study = parse_study_text(spec.study_toml)
@@ -123,7 +166,7 @@ def _param_problems(spec: TaskSpec) -> list[str]:
 def _dataset_problems(spec: TaskSpec) -> list[str]:
     if not isinstance(spec.dataset_ids, dict):
         return ["dataset_ids must map a party to a dataset id"]
-    bad = [f"{k!r}: {v!r}" for k, v in spec.dataset_ids.items() if not is_identifier(v)]
+    bad = [f"{k!r}: {v!r}" for k, v in spec.dataset_ids.items() if not is_identifier(v) or not isinstance(k, str)]
     if bad:
         return [f"dataset ids must be letters, digits, '.', '_' or '-' ({', '.join(bad)})"]
     return []
@@ -149,7 +192,7 @@ def _binding_problems(spec: TaskSpec, find_node: Callable[[str], NodeInfo | None
 def _json_able(value: Any) -> bool:
     try:
         json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # RecursionError: nested too deeply to store
         return False
     return all(isinstance(k, str) for k in value)
 

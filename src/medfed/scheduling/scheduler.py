@@ -7,15 +7,16 @@ Life of a task::
       └──── fail / reap ────┴──────────────────────┘   (attempts used up) ▶ failed
     queued | assigned | running ──cancel──▶ cancelled
 
-Every task ends succeeded with a result, or failed or cancelled with the reason. A node that
-stays silent past the lease loses its tasks back to the queue (``reap``). Every change goes
+Every task ends succeeded with a result, or failed or cancelled with the reason. Two leases
+return work to the queue (``reap``): a node that stays silent past the lease loses all its tasks,
+and a task its node stops renewing (``renew``, ``progress``) past the lease is lost on its own, so
+a node that cannot report a task's outcome does not hold it forever while it heartbeats. Every change goes
 through the store as a compare-and-set, so concurrent dispatchers never lose or double an update.
 """
 
 from __future__ import annotations
 
 import builtins
-import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -24,7 +25,13 @@ from typing import Any
 
 from medfed.roles import Role
 from medfed.scheduling import policy
-from medfed.scheduling.checks import check_spec, is_identifier, result_problems
+from medfed.scheduling.checks import (
+    check_spec,
+    is_identifier,
+    node_problems,
+    result_problems,
+    text_problem,
+)
 from medfed.scheduling.errors import TaskAccessDeniedError, TaskConflictError, TaskError
 from medfed.scheduling.model import NodeInfo, Task, TaskSpec, TaskState
 from medfed.scheduling.store import TaskStore
@@ -59,8 +66,9 @@ class Scheduler:
 
     def submit(self, spec: TaskSpec, submitter: str) -> Task:
         """Check everything about ``spec``, then queue it; a refusal (TaskError) queues nothing."""
-        if not isinstance(submitter, str) or not submitter.strip():
-            raise TaskError("submitter must be a non-empty name")
+        problem = text_problem("submitter", submitter)
+        if problem:
+            raise TaskError(problem)
         check_spec(spec, self.store.get_node)
         now = self._clock()
         task = Task(
@@ -76,6 +84,8 @@ class Scheduler:
         return task
 
     def get(self, task_id: str) -> Task:
+        if not isinstance(task_id, str) or "\x00" in task_id or len(task_id) > 64:
+            raise TaskError(f"{task_id!r} is not a task id; `medfed task list` shows the known tasks")
         task = self.store.get(task_id)
         if task is None:
             raise TaskError(f"no task {task_id!r}; `medfed task list` shows the known tasks")
@@ -86,6 +96,9 @@ class Scheduler:
 
     def cancel(self, task_id: str, by: str) -> Task:
         """Stop a task that has not finished; the reason names who cancelled it."""
+        problem = text_problem("who cancels", by)
+        if problem:
+            raise TaskError(problem)
 
         def change(task: Task) -> Task:
             if task.state.terminal:
@@ -96,7 +109,11 @@ class Scheduler:
 
     def result(self, task_id: str, role: Role | str) -> dict[str, Any]:
         """The output of a succeeded task, for the result party only (clause 5.4.2.3g)."""
-        if Role(role) is not Role.RESULT:
+        try:
+            role = Role(role)
+        except ValueError:
+            raise TaskError(f"unknown role {role!r}; one of: {', '.join(r.value for r in Role)}") from None
+        if role is not Role.RESULT:
             raise TaskAccessDeniedError(
                 f"only the result party may fetch task results; the {Role(role).value!r} role may not"
             )
@@ -110,17 +127,7 @@ class Scheduler:
 
     def heartbeat(self, node_id: str, *, capacity: int, load: float, datasets: Sequence[str]) -> NodeInfo:
         """Register a node (discovery) or refresh it: what it can run and that it is alive."""
-        problems = []
-        if not is_identifier(node_id):
-            problems.append(f"node id {node_id!r} must be letters, digits, '.', '_' or '-'")
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0:
-            problems.append(f"capacity must be an integer >= 0 (tasks at once), not {capacity!r}")
-        if isinstance(load, bool) or not isinstance(load, (int, float)) or not math.isfinite(load) or load < 0:
-            problems.append(f"load must be a finite number >= 0, not {load!r}")
-        datasets = tuple(datasets)
-        bad = [d for d in datasets if not is_identifier(d)]
-        if bad:
-            problems.append(f"dataset ids {bad!r} must be letters, digits, '.', '_' or '-'")
+        problems = node_problems(node_id, capacity, load, datasets)
         if problems:
             raise TaskError(f"heartbeat from {node_id!r} refused: " + "; ".join(problems))
         node = NodeInfo(node_id, capacity, float(load), tuple(sorted(set(datasets))), self._clock())
@@ -128,6 +135,7 @@ class Scheduler:
 
     def next_for(self, node_id: str) -> Task | None:
         """Assign the node its next task (see :mod:`medfed.scheduling.policy`), or None."""
+        self._check_node_id(node_id)
         now = self._clock()
         task = self.store.claim(node_id, now=now, live_since=now - self.lease_seconds, choose=policy.rank)
         if task is None and self.store.get_node(node_id) is None:
@@ -139,6 +147,7 @@ class Scheduler:
         so the node learns it may stop."""
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
             raise TaskError(f"progress must be a number in [0, 1], not {fraction!r}")
+        self._check_node_id(node_id)
 
         def change(task: Task) -> Task:
             if task.state is TaskState.CANCELLED:
@@ -149,9 +158,23 @@ class Scheduler:
         self.store.touch_node(node_id, self._clock())
         return self._update(task_id, change)
 
+    def renew(self, task_id: str, node_id: str) -> Task:
+        """Keep the task's lease: the node still works on it. A cancelled task is returned as is,
+        so the node learns it may stop; a task the node no longer holds is a TaskConflictError."""
+        self._check_node_id(node_id)
+
+        def change(task: Task) -> Task:
+            if task.state is TaskState.CANCELLED:
+                return task
+            self._check_holder(task, node_id)
+            return replace(task)  # a new record: the store stamps and versions it
+
+        return self._update(task_id, change)
+
     def complete(self, task_id: str, node_id: str, result: dict[str, Any]) -> Task:
         """Accept the node's output if it is well-formed and consistent with what was asked
         (clause 5.4.3.2e); otherwise the task fails with the reason."""
+        self._check_node_id(node_id)
 
         def change(task: Task) -> Task:
             self._check_holder(task, node_id)
@@ -166,8 +189,12 @@ class Scheduler:
     def fail(self, task_id: str, node_id: str, reason: str, *, retry: bool = True) -> Task:
         """The node could not finish: back to the queue while attempts remain, else failed.
         ``retry=False`` fails it at once (a failure no other attempt can avoid, e.g. a bad setting)."""
+        self._check_node_id(node_id)
         if not isinstance(reason, str) or not reason.strip():
             raise TaskError("a failure needs a reason")
+        problem = text_problem("a failure's reason", reason)
+        if problem:
+            raise TaskError(problem)
 
         def change(task: Task) -> Task:
             self._check_holder(task, node_id)
@@ -179,18 +206,24 @@ class Scheduler:
         return self._update(task_id, change)
 
     def reap(self, now: float | None = None) -> builtins.list[Task]:
-        """Re-queue (or fail, once attempts are used up) the tasks of nodes silent past the lease."""
+        """Re-queue (or fail, once attempts are used up) the tasks of nodes silent past the lease,
+        and the tasks their node stopped renewing past the lease."""
         now = self._clock() if now is None else now
-        silent = {n.node_id: n for n in self.store.nodes() if n.last_seen < now - self.lease_seconds}
-        if not silent:
-            return []
+        since = now - self.lease_seconds
+        silent = {n.node_id: n for n in self.store.nodes() if n.last_seen < since}
         changed = []
         for state in (TaskState.ASSIGNED, TaskState.RUNNING):
             for task in self.store.list(state=state):
                 node = silent.get(task.assigned_node or "")
-                if node is None:
+                if node is not None:
+                    reason = f"node {node.node_id} fell silent ({now - node.last_seen:.0f} s without a heartbeat)"
+                elif task.updated_at < since:
+                    reason = (
+                        f"node {task.assigned_node} stopped renewing the task "
+                        f"({now - task.updated_at:.0f} s without word of it)"
+                    )
+                else:
                     continue
-                reason = f"node {node.node_id} fell silent ({now - node.last_seen:.0f} s without a heartbeat)"
                 written = self.store.replace(self._stamp(self._retry_or_fail(task, reason), now))
                 if written is not None:  # else it finished or moved meanwhile: leave it
                     changed.append(written)
@@ -213,14 +246,23 @@ class Scheduler:
         return replace(task, state=TaskState.QUEUED, assigned_node=None, progress=0.0, failure=reason)
 
     @staticmethod
+    def _check_node_id(node_id: object) -> None:
+        if not is_identifier(node_id):
+            raise TaskError(f"node id {node_id!r} must be letters, digits, '.', '_' or '-' (at most 128)")
+
+    @staticmethod
     def _check_holder(task: Task, node_id: str) -> None:
+        if task.assigned_node == node_id and task.state.active:
+            return
+        # Say why this node does not hold it: it lost the task to a lease, or never had it.
+        lost = (task.failure or "").startswith((f"node {node_id} fell silent", f"node {node_id} stopped renewing"))
         if not task.state.active:
-            raise TaskConflictError(f"task {task.task_id} is {task.state.value}, not held by any node")
-        if task.assigned_node != node_id:
-            raise TaskConflictError(
-                f"task {task.task_id} is assigned to {task.assigned_node}, not {node_id}; "
-                "it was re-queued after this node fell silent"
-            )
+            message = f"task {task.task_id} is {task.state.value}, not held by any node"
+        else:
+            message = f"task {task.task_id} is assigned to {task.assigned_node}, not {node_id}"
+        if lost:
+            message += "; it was re-queued after this node's lease ran out"
+        raise TaskConflictError(message)
 
     def _stamp(self, task: Task, now: float | None = None) -> Task:
         return replace(task, updated_at=self._clock() if now is None else now)

@@ -168,6 +168,10 @@ class SqlTaskStore(TaskStore):
                 yield conn
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             raise TaskStoreUnavailableError(f"task store {_safe(self._url)} cannot be reached: {exc.orig}") from None
+        except sa.exc.DataError as exc:  # a value the checks missed: refuse it, change nothing
+            raise TaskError(f"task store {_safe(self._url)} refused a value: {exc.orig}") from None
+        except OverflowError as exc:  # SQLite: an integer beyond 64 bits
+            raise TaskError(f"task store {_safe(self._url)} refused a value: {exc}") from None
 
     # -- tasks -------------------------------------------------------------------------------
 

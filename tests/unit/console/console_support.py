@@ -12,6 +12,7 @@ import httpx
 
 from medfed.authn import Argon2Params, LockoutPolicy
 from medfed.console import ConsoleSettings
+from medfed.console.sessions import COOKIE, LOGIN_COOKIE
 from medfed.roles import Role
 
 PASSWORD = "correct horse battery staple"
@@ -69,6 +70,7 @@ def log_in(study: Study, url: str, name: str, password: str = PASSWORD) -> Itera
     """A client holding a session of ``name``."""
     with client(study, url) as c:
         c.get("/login")
-        response = c.post("/login", data={"username": name, "password": password, "login_csrf": c.cookies["medfed_login"]})
+        response = c.post("/login", data={"username": name, "password": password, "login_csrf": c.cookies[LOGIN_COOKIE]})
         assert response.status_code == 303, response.text
+        assert COOKIE in c.cookies
         yield c

@@ -1,4 +1,5 @@
-"""The console in a real headless Chromium: log in, launch a study, watch it finish, open its report."""
+"""The console in a real headless Chromium: the initiator launches a study and watches it finish;
+the result party opens its result and report."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 import pytest
 
 from medfed.console import running_console
+from medfed.console.sessions import COOKIE
 from medfed.orchestration.runs import DEMO_STUDY
 from tests.unit.console.console_support import PASSWORD, settings_for
 
@@ -23,7 +25,8 @@ def working_console(study, medmnist_dir):
 @pytest.mark.clause("5.4.2.3c")
 @pytest.mark.clause("5.4.2.3d")
 @pytest.mark.clause("5.5.2-1")
-def test_browser_launches_a_study_and_opens_its_report(chromium, working_console):
+@pytest.mark.clause("5.4.2.3g")
+def test_browser_initiator_launches_and_result_party_opens_the_report(chromium, working_console):
     context = chromium.new_context(ignore_https_errors=True)
     page = context.new_page()
     errors: list[str] = []
@@ -36,13 +39,13 @@ def test_browser_launches_a_study_and_opens_its_report(chromium, working_console
         page.fill("#password", "a wrong password")
         page.click("#login")
         assert "Wrong user name or password" in page.inner_text("#error")
-        assert not [c for c in context.cookies() if c["name"] == "medfed_session"]
+        assert not [c for c in context.cookies() if c["name"] == COOKIE]
 
         page.fill("#username", "ines")
         page.fill("#password", PASSWORD)
         page.click("#login")
         page.wait_for_url(working_console + "/tasks")
-        session = next(c for c in context.cookies() if c["name"] == "medfed_session")
+        session = next(c for c in context.cookies() if c["name"] == COOKIE)
         assert session["httpOnly"] and session["secure"] and session["sameSite"] == "Strict"
 
         # Launch the demo study, one round.
@@ -71,8 +74,23 @@ def test_browser_launches_a_study_and_opens_its_report(chromium, working_console
         assert row.locator("progress").get_attribute("value") in ("1", "1.0")
         assert row.locator("[data-field=node]").inner_text() == "busy-node"
 
-        # The task's page: its configuration, assignment, result and report.
+        # The initiator sees the task's state and assignment, but not its result (5.4.2.3g).
+        assert row.locator(".report-link").count() == 0
         row.locator("a", has_text="browser-run").click()
+        assert page.inner_text("#task-state") == "succeeded"
+        assert page.locator("#result").count() == 0 and page.locator("#report-link").count() == 0
+        assert "result party only" in page.inner_text("#result-withheld")
+        assert page.locator("nav a", has_text="Reports").count() == 0
+        task_url = page.url
+
+        # The result party sees the result and opens the report.
+        page.click("button:has-text('Log out')")
+        page.wait_for_url(working_console + "/login")
+        page.goto(task_url)
+        page.fill("#username", "rita")
+        page.fill("#password", PASSWORD)
+        page.click("#login")
+        page.wait_for_url(task_url)
         assert page.inner_text("#task-state") == "succeeded"
         assert '"rounds": 1' in page.inner_text("#result")
         page.click("#report-link")

@@ -13,6 +13,7 @@ import pytest
 
 from medfed.cli import main
 from medfed.console import Accounts
+from medfed.console.sessions import LOGIN_COOKIE
 from medfed.roles import Role
 from tests.unit.console.console_support import trust
 
@@ -69,7 +70,7 @@ def test_console_command_serves_https_and_writes_its_port(study, tmp_path):
             # The users of the session's study were enrolled with the test's fast argon2 parameters;
             # the command's own (RFC 9106) parameters still verify them.
             response = c.post("/login", data={"username": "rita", "password": "correct horse battery staple",
-                                              "login_csrf": c.cookies["medfed_login"]})
+                                              "login_csrf": c.cookies[LOGIN_COOKIE]})
             assert response.status_code == 303
             assert c.get("/api/tasks").json() == {"tasks": []}
     finally:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from medfed.console import tls_context
+from medfed.console.sessions import COOKIE, LOGIN_COOKIE
 from tests.unit.console.console_support import PASSWORD, client, log_in, trust
 
 pytestmark = pytest.mark.clause("5.7.1.1")
@@ -30,7 +31,7 @@ def test_every_page_and_endpoint_needs_a_session(study, console_url):
         for path in ("/api/tasks", "/api/nodes", "/api/tasks/x"):
             assert c.get(path).status_code == 401, path
         assert c.post("/tasks", data={"study_text": "x"}).status_code in (303, 401)
-        c.cookies.set("medfed_session", "mf1.forged.token")
+        c.cookies.set(COOKIE, "mf1.forged.token")
         assert c.get("/api/tasks").status_code == 401
 
 
@@ -51,21 +52,25 @@ def test_wrong_password_is_refused_with_a_clear_message(study, console_url):
     with client(study, console_url) as c:
         c.get("/login")
         response = c.post("/login", data={"username": "ines", "password": "not the password",
-                                          "login_csrf": c.cookies["medfed_login"]})
+                                          "login_csrf": c.cookies[LOGIN_COOKIE]})
         assert response.status_code == 401
         assert "Wrong user name or password" in response.text
-        assert "medfed_session" not in c.cookies
+        assert COOKIE not in c.cookies
 
 
 def test_login_sets_a_strict_secure_http_only_cookie(study, console_url):
     with client(study, console_url) as c:
         c.get("/login")
         response = c.post("/login", data={"username": "ines", "password": PASSWORD,
-                                          "login_csrf": c.cookies["medfed_login"]})
+                                          "login_csrf": c.cookies[LOGIN_COOKIE]})
         assert response.status_code == 303
-        cookie = next(h for h in response.headers.get_list("set-cookie") if h.startswith("medfed_session="))
-        for flag in ("HttpOnly", "Secure", "SameSite=strict"):
-            assert flag.lower() in cookie.lower()
+        cookie = next(h for h in response.headers.get_list("set-cookie") if h.startswith(f"{COOKIE}="))
+        # "__Host-": a browser keeps it only when Secure, for Path=/ and with no Domain.
+        assert COOKIE.startswith("__Host-")
+        attributes = [a.strip().lower() for a in cookie.split(";")[1:]]
+        for flag in ("httponly", "secure", "samesite=strict", "path=/"):
+            assert flag in attributes, cookie
+        assert not [a for a in attributes if a.startswith("domain")]
         assert c.get("/api/tasks").status_code == 200
 
 
@@ -80,10 +85,10 @@ def test_account_locks_after_repeated_failures(study, console_url):
         for _ in range(3):
             c.get("/login")
             c.post("/login", data={"username": "lena", "password": "wrong password!",
-                                   "login_csrf": c.cookies["medfed_login"]})
+                                   "login_csrf": c.cookies[LOGIN_COOKIE]})
         c.get("/login")
         response = c.post("/login", data={"username": "lena", "password": PASSWORD,
-                                          "login_csrf": c.cookies["medfed_login"]})
+                                          "login_csrf": c.cookies[LOGIN_COOKIE]})
         assert response.status_code == 401 and "locked" in response.text
 
 
@@ -175,15 +180,31 @@ def test_nodes_page_and_json(study, console_url):
 
 
 def test_run_folders_are_confined_to_the_runs_root(study, console_url):
-    with log_in(study, console_url, "ines") as c:
+    with log_in(study, console_url, "rita") as c:  # the result party: the only one served reports
         for path in ("/runs/../users.db", "/runs/..%2F..%2Fkits/report.html", "/runs/x/results.json", "/reports/view/..%2Fkits"):
             assert c.get(path).status_code in (404, 400), path
 
 
 def test_logout_revokes_the_session(study, console_url):
     with log_in(study, console_url, "rita") as c:
-        token = c.cookies["medfed_session"]
+        token = c.cookies[COOKIE]
         assert c.post("/logout", data={"csrf": _csrf(c.get("/tasks").text)}).status_code == 303
     with client(study, console_url) as replay:
-        replay.cookies.set("medfed_session", token)
+        replay.cookies.set(COOKIE, token)
         assert replay.get("/api/tasks").status_code == 401  # the old cookie is refused, not merely forgotten
+
+
+@pytest.mark.clause("5.4.2.3c")
+def test_the_form_offers_only_kinds_it_can_launch(study, console_url):
+    with log_in(study, console_url, "ines") as c:
+        page = c.get("/tasks").text
+        select = re.search(r'<select name="kind" id="kind">(.*?)</select>', page, re.S)
+        assert select and re.findall(r"<option[^>]*>(\w+)</option>", select.group(1)) == ["study", "hp_trial"]
+        # A fold or an evaluation needs fields this form does not have: refused with where to queue it.
+        for kind in ("cv_fold", "evaluation"):
+            response = c.post("/tasks", data={"csrf": _csrf(page), "source": "custom", "kind": kind,
+                                              "study_text": "[study]\nid = 'kept-text'\n", "name": f"kind-{kind}"})
+            assert response.status_code == 400
+            assert f"medfed task create --kind {kind}" in html.unescape(response.text)
+            assert "kept-text" in response.text  # the form comes back as typed
+        assert not [t for t in c.get("/api/tasks").json()["tasks"] if t["name"].startswith("kind-")]

@@ -13,7 +13,8 @@ import medfed_runtime
 
 def test_public_api_is_exactly_this() -> None:
     assert sorted(medfed_runtime.__all__) == sorted(
-        ["EXTENSION", "FORMAT", "FORMAT_VERSION", "Bundle", "BundleError", "ImageError", "Prediction",
+        ["EXTENSION", "FORMAT", "FORMAT_VERSION", "Bundle", "BundleError", "ImageError",
+         "ImageTooLargeError", "Prediction",
          "load_bundle", "read_image"]
     )
 

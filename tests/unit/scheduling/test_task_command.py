@@ -106,9 +106,11 @@ def test_assignment_nodes_and_result_for_the_result_party_only(
     assert (shown["state"], shown["failure"]) == (TaskState.CANCELLED.value, "cancelled by dr-x")
 
     for party in ("initiator", "hospital-a"):
-        assert main(["task", "result", created["task_id"], "--store", str(store_path), "--kit", str(kits / party)]) == 2
+        assert main(["task", "result", created["task_id"], "--store", str(store_path), "--kit", str(kits / party),
+                     "--trusted-ca", str(kits / "ca" / "ca.pem")]) == 2
         assert "only the result party" in capsys.readouterr().err
-    assert main(["task", "result", created["task_id"], "--store", str(store_path), "--kit", str(kits / "result")]) == 0
+    assert main(["task", "result", created["task_id"], "--store", str(store_path), "--kit", str(kits / "result"),
+                 "--trusted-ca", str(kits / "ca" / "ca.pem")]) == 0
     assert json.loads(capsys.readouterr().out) == GOOD_RESULT
 
 

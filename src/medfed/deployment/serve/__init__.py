@@ -12,6 +12,7 @@ from __future__ import annotations
 from medfed.deployment.serve.app import ServiceSettings, create_app
 from medfed.deployment.serve.auth import AuthSettings, ServiceAuth
 from medfed.deployment.serve.errors import (
+    ImageTooLargeError,
     ServiceConfigError,
     UnsupportedImageError,
     UploadError,
@@ -33,6 +34,7 @@ __all__ = [
     "ServedModel",
     "ServedPrediction",
     "ServiceAuth",
+    "ImageTooLargeError",
     "ServiceConfigError",
     "ServiceSettings",
     "TlsFiles",

@@ -7,6 +7,9 @@ Every error is JSON ``{"error": {"code", "message"}}`` with a status that says w
 Cross-site request forgery: the session cookie is SameSite=Strict, and every request
 that authenticates with it and changes state must carry the ``X-Medfed-CSRF`` header,
 which another site cannot set without a CORS grant this service never gives.
+
+Anything that escapes the handlers still answers JSON (``internal``, 500) and never shows
+its internals; the traceback goes to the service's log.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from medfed.authn import AccountLockedError, AuthenticationError, TokenClaims
 from medfed.deployment.serve.auth import ServiceAuth
 from medfed.deployment.serve.errors import UploadError
 from medfed.deployment.serve.model import ServedModel, model_study, model_version
-from medfed.deployment.serve.uploads import keep_upload, parse_upload, read_body
+from medfed.deployment.serve.uploads import keep_upload, parse_upload, read_body, read_bounded
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,8 @@ API = "/api/v1"
 SESSION_COOKIE = "__Host-medfed-session"
 CSRF_HEADER = "X-Medfed-CSRF"
 DEFAULT_MAX_UPLOAD_BYTES = 8 * 2**20
+# A login is a user name and a password: anything larger is refused before it is read.
+MAX_LOGIN_BYTES = 4 * 1024
 _STATIC = Path(__file__).parent / "static"
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -142,9 +147,17 @@ def create_app(
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _error(exc.status_code, "http", str(exc.detail))
 
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # Last resort (an error in the middleware itself); handlers' errors end below.
+        return _internal(request, exc)
+
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
+        try:
+            response: Response = await call_next(request)
+        except Exception as exc:  # noqa: BLE001 - the one place unexpected errors end
+            response = _internal(request, exc)
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if request.url.path.startswith(API):
@@ -152,6 +165,16 @@ def create_app(
         return response
 
     def authenticate(request: Request, *, changes_state: bool) -> TokenClaims:
+        return verified(credential(request, changes_state=changes_state))
+
+    def verified(token: str) -> TokenClaims:
+        try:
+            return auth.verify(token)
+        except AuthenticationError as exc:
+            raise _unauthorised(f"invalid token: {exc}") from None
+
+    def credential(request: Request, *, changes_state: bool) -> str:
+        """The token the request authenticates with: the bearer token, else the cookie."""
         header = request.headers.get("authorization")
         if header is not None:
             scheme, _, token = header.partition(" ")
@@ -169,10 +192,7 @@ def create_app(
                     403, "csrf", f"a request with the session cookie needs the {CSRF_HEADER} header"
                 )
             token = cookie
-        try:
-            return auth.verify(token)
-        except AuthenticationError as exc:
-            raise _unauthorised(f"invalid token: {exc}") from None
+        return token
 
     @app.get("/healthz", tags=["service"], summary="The process is alive")
     async def healthz() -> dict[str, str]:
@@ -243,9 +263,19 @@ def create_app(
         if request.headers.get(CSRF_HEADER) != "1":
             raise _Refused(403, "csrf", f"a login needs the {CSRF_HEADER} header")
         try:
-            form = json.loads(await request.body())
+            body = await read_bounded(
+                request.stream(),
+                declared_length=request.headers.get("content-length"),
+                limit=MAX_LOGIN_BYTES,
+                too_large=f"a login request may hold at most {MAX_LOGIN_BYTES} bytes",
+            )
+        except UploadError as exc:
+            raise _Refused(exc.status, exc.code, str(exc)) from None
+        try:
+            form = json.loads(body)
             name, password = str(form["username"]), str(form["password"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
+            # RecursionError: deeply nested JSON exhausts the parser's stack.
             raise _Refused(400, "bad_request", 'send JSON {"username": …, "password": …}') from None
         try:
             # argon2 is deliberately slow: keep the event loop free while it runs.
@@ -270,10 +300,14 @@ def create_app(
 
     @app.post(f"{API}/logout", tags=["session"], summary="End the session")
     async def logout(request: Request) -> JSONResponse:
-        authenticate(request, changes_state=True)
-        token = request.cookies.get(SESSION_COOKIE)
-        if token is not None:
+        # Revoke the very token that authenticated the request, bearer or cookie; a cookie
+        # sent along with a bearer token is only cleared, never trusted.
+        token = credential(request, changes_state=True)
+        verified(token)
+        try:
             auth.logout(token)
+        except AuthenticationError as exc:
+            raise _unauthorised(f"invalid token: {exc}") from None
         response = JSONResponse({"logged_out": True})
         response.delete_cookie(
             SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="strict"
@@ -286,6 +320,15 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     return app
+
+
+def _internal(request: Request, exc: Exception) -> JSONResponse:
+    log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+    response = _error(500, "internal", "internal error; the service's log has the details")
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _unauthorised(message: str) -> _Refused:

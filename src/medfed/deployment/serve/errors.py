@@ -3,6 +3,7 @@
 DataError
 └── UploadError               an upload cannot be used (HTTP 400)
     ├── UploadTooLargeError       larger than the service's limit (HTTP 413)
+    │   └── ImageTooLargeError        declares more pixels than the service decodes (HTTP 413)
     └── UnsupportedImageError     not a PNG, JPEG or DICOM image we can read (HTTP 415)
 ConfigError
 └── ServiceConfigError        the service cannot start (bad option, bundle, kit or state)
@@ -22,6 +23,13 @@ class UploadError(DataError):
 
 class UploadTooLargeError(UploadError):
     code = "upload_too_large"
+    status = 413
+
+
+class ImageTooLargeError(UploadTooLargeError):
+    """The image is small on the wire but declares (or inflates to) too many pixels to decode."""
+
+    code = "image_too_large"
     status = 413
 
 

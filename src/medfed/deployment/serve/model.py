@@ -12,7 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from medfed.deployment.serve.errors import ServiceConfigError, UnsupportedImageError
+from medfed.deployment.serve.errors import (
+    ImageTooLargeError,
+    ServiceConfigError,
+    UnsupportedImageError,
+)
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,8 @@ class ServedModel(Protocol):
         ...
 
     def predict(self, image: bytes) -> ServedPrediction:
-        """Predict from PNG/JPEG/DICOM bytes; :class:`UnsupportedImageError` if unreadable."""
+        """Predict from PNG/JPEG/DICOM bytes; :class:`UnsupportedImageError` if unreadable,
+        :class:`ImageTooLargeError` if it declares too many pixels."""
         ...
 
     def warm_up(self) -> None:
@@ -63,9 +68,12 @@ def model_study(card: Mapping[str, Any]) -> str:
 class _BundleModel:
     """A ``medfed_runtime`` bundle seen as a :class:`ServedModel`."""
 
-    def __init__(self, bundle: Any, image_error: type[Exception]) -> None:
+    def __init__(
+        self, bundle: Any, image_error: type[Exception], too_large: type[Exception]
+    ) -> None:
         self._bundle = bundle
         self._image_error = image_error
+        self._too_large = too_large
         self._card: Mapping[str, Any] = dict(bundle.descriptor)
 
     @property
@@ -75,6 +83,8 @@ class _BundleModel:
     def predict(self, image: bytes) -> ServedPrediction:
         try:
             result = self._bundle.predict(image)
+        except self._too_large as exc:
+            raise ImageTooLargeError(str(exc)) from None
         except self._image_error as exc:
             raise UnsupportedImageError(str(exc)) from None
         return ServedPrediction(
@@ -133,4 +143,4 @@ def load_bundle_model(path: Path, *, trusted_ca: Path) -> ServedModel:
         bundle = medfed_runtime.load_bundle(path, trusted_ca=trusted_ca, threads=1)
     except medfed_runtime.BundleError as exc:
         raise ServiceConfigError(f"refusing to serve {path}: {exc}") from None
-    return _BundleModel(bundle, medfed_runtime.ImageError)
+    return _BundleModel(bundle, medfed_runtime.ImageError, medfed_runtime.ImageTooLargeError)

@@ -43,20 +43,31 @@ async def read_body(
 ) -> bytes:
     """The whole body, refused as soon as it (declared or sent) cannot hold a file of at most
     ``max_file_bytes`` plus its multipart envelope."""
-    limit = max_file_bytes + _MULTIPART_OVERHEAD
-    too_large = UploadTooLargeError(f"the upload exceeds the limit of {_size(max_file_bytes)}")
+    return await read_bounded(
+        chunks,
+        declared_length=declared_length,
+        limit=max_file_bytes + _MULTIPART_OVERHEAD,
+        too_large=f"the upload exceeds the limit of {_size(max_file_bytes)}",
+    )
+
+
+async def read_bounded(
+    chunks: AsyncIterator[bytes], *, declared_length: str | None, limit: int, too_large: str
+) -> bytes:
+    """The whole body, :class:`UploadTooLargeError` (``too_large``) as soon as the declared
+    length or the bytes received exceed ``limit``: a client cannot make the service hold more."""
     if declared_length is not None:
         try:
             declared = int(declared_length)
         except ValueError:
             raise UploadError("the Content-Length header is not a number") from None
         if declared > limit:
-            raise too_large
+            raise UploadTooLargeError(too_large)
     body = bytearray()
     async for chunk in chunks:
         body += chunk
         if len(body) > limit:
-            raise too_large
+            raise UploadTooLargeError(too_large)
     return bytes(body)
 
 
