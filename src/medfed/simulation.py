@@ -62,6 +62,34 @@ def simulated_consent(study: StudyConfig) -> tuple[ConsentGate, dict[str, NodeCo
     return gate, nodes
 
 
+def run_in_memory(
+    runtime: DispatcherRuntime,
+    workers: Mapping[str, NodeWorker],
+    outboxes: Mapping[str, deque[bytes]],
+    *,
+    idle_s: float = 0.01,
+) -> dict[str, Any]:
+    """Carry frames between the dispatcher and the nodes (who have joined) until the study ends.
+
+    Returns the dispatcher's summary; raises StudyFailedError with its reason if the study failed.
+    """
+    while not runtime.finished.is_set():
+        progressed = False
+        for name, outbox in outboxes.items():
+            while outbox:
+                progressed = True
+                reply = respond(workers[name], outbox.popleft())
+                if not isinstance(reply, StudyEnd):
+                    runtime.submit(name, reply)
+        if not progressed:
+            runtime.tick()
+            time.sleep(idle_s)
+    summary = runtime.summary()
+    if not summary["ok"]:
+        raise StudyFailedError(summary["reason"])
+    return summary
+
+
 def simulate(
     study: StudyConfig,
     datasets: Mapping[str, LocalDataset],
@@ -124,20 +152,7 @@ def simulate(
         if signatures:
             runtime.submit(name, serde.encode(NodeHello(study.study_id, name, {"signatures": signatures})))
         runtime.join(name)
-    while not runtime.finished.is_set():
-        progressed = False
-        for name in study.hospitals:
-            while outboxes[name]:
-                progressed = True
-                reply = respond(workers[name], outboxes[name].popleft())
-                if not isinstance(reply, StudyEnd):
-                    runtime.submit(name, reply)
-        if not progressed:
-            runtime.tick()
-            time.sleep(0.01)
-    summary = runtime.summary()
-    if not summary["ok"]:
-        raise StudyFailedError(summary["reason"])
+    summary = run_in_memory(runtime, workers, outboxes)
     summary["injections"] = [vars(i) for w in workers.values() for i in w.injections]
     params = runtime.coordinator.global_params
     if secret is not None and is_sealed(params):

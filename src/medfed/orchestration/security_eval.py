@@ -42,12 +42,12 @@ from medfed.core.config import (
     StrategyName,
     StudyConfig,
 )
-from medfed.core.messages import SecAggMessage, StudyEnd
+from medfed.core.messages import SecAggMessage
 from medfed.data import LocalDataset, Split
 from medfed.dispatcher.runtime import DispatcherRuntime
 from medfed.dispatcher.secure_round import SecureRound, secure_settings
 from medfed.dispatcher.setup import new_coordinator
-from medfed.errors import ConfigError, HEError, MedfedError, ProtocolError, StudyFailedError
+from medfed.errors import ConfigError, HEError, MedfedError, ProtocolError
 from medfed.node.adversary import (
     FaultRecord,
     flip_labels,
@@ -56,7 +56,6 @@ from medfed.node.adversary import (
     random_shares,
 )
 from medfed.node.privacy import PrivacyGuard
-from medfed.node.runner import respond
 from medfed.node.secure import SecureSession
 from medfed.node.worker import NodeWorker
 from medfed.orchestration.results import evaluate_params
@@ -67,7 +66,7 @@ from medfed.privacy.he.integrity import check_decrypted_sum, check_fresh_update,
 from medfed.privacy.secagg.messages import NodeShare, UnmaskShares
 from medfed.privacy.secagg.wire import from_jsonable, to_jsonable
 from medfed.roles import Role
-from medfed.simulation import simulated_consent
+from medfed.simulation import run_in_memory, simulated_consent
 
 log = logging.getLogger("medfed.security_eval")
 
@@ -172,20 +171,7 @@ def _run_study(
     }
     for name in study.hospitals:
         runtime.join(name)
-    while not runtime.finished.is_set():
-        progressed = False
-        for name in study.hospitals:
-            while outboxes[name]:
-                progressed = True
-                reply = respond(workers[name], outboxes[name].popleft())
-                if not isinstance(reply, StudyEnd):
-                    runtime.submit(name, reply)
-        if not progressed:
-            runtime.tick()
-            time.sleep(0.005)
-    summary = runtime.summary()
-    if not summary["ok"]:
-        raise StudyFailedError(summary["reason"])
+    run_in_memory(runtime, workers, outboxes, idle_s=0.005)
     injections = [i for w in workers.values() for i in w.injections]
     return runtime.coordinator.global_params, injections, screen
 
