@@ -84,7 +84,7 @@ def register(sub: Any) -> None:
 
 def _with_store(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--store", required=True, help="SQLite file, sqlite:///path or postgresql+psycopg://...")
-    parser.add_argument("--lease", type=float, default=30.0, help="seconds a silent node keeps its tasks")
+    parser.add_argument("--lease", type=float, default=30.0, help="seconds a silent node, or a task its node stops renewing, keeps its place")
     parser.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
