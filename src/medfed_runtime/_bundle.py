@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +29,12 @@ from medfed_runtime._format import (
 )
 from medfed_runtime._images import read_image
 from medfed_runtime._preprocess import decide, preprocess, softmax
+from medfed_runtime._spec import check_model_shapes, check_postprocessing, check_preprocessing
 from medfed_runtime._trust import Signer, read_trusted_cas, verify_signed
 
 Source = np.ndarray | bytes | str | Path
+# The writer stores members; a bundle re-zipped with deflate still holds the same bytes.
+_COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 
 
 @dataclass(frozen=True)
@@ -59,16 +63,30 @@ def _read_members(path: Path) -> dict[str, bytes]:
         too_big = [i.filename for i in infos if i.file_size > MAX_MEMBER_BYTES]
         if too_big:
             raise BundleError(f"{path}: members {too_big} exceed {MAX_MEMBER_BYTES} bytes")
+        # Encrypted or exotically compressed members make zipfile raise untyped errors mid-read.
+        odd = [i.filename for i in infos if i.flag_bits & 0x1 or i.compress_type not in _COMPRESSIONS]
+        if odd:
+            raise BundleError(f"{path}: members {odd} are encrypted or use a compression a bundle never has")
         try:
             return {i.filename: archive.read(i) for i in infos}
-        except (zipfile.BadZipFile, OSError) as exc:
+        except (zipfile.BadZipFile, OSError, zlib.error, EOFError) as exc:
             raise BundleError(f"{path} is corrupt: {exc}") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing repeated keys: parsers disagree on which one wins."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        repeated = sorted({k for k, _ in pairs if sum(1 for j, _ in pairs if j == k) > 1})
+        raise BundleError(f"{DESCRIPTOR} repeats the keys {repeated}; the writer never does")
+    return obj
 
 
 def _parse_descriptor(raw: bytes) -> dict[str, Any]:
     try:
-        descriptor = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        descriptor = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError also covers integers too long to convert; RecursionError absurd nesting.
         raise BundleError(f"{DESCRIPTOR} is not valid JSON: {exc}") from None
     if not isinstance(descriptor, dict) or descriptor.get("format") != FORMAT:
         raise BundleError(f"{DESCRIPTOR} is not a {FORMAT} descriptor")
@@ -159,8 +177,20 @@ class Bundle:
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
         """Class probabilities (N, K) float64 for pre-processed inputs (N, C, H, W)."""
+        self._check_inputs(inputs)
         (logits,) = self._session.run(None, {self._input: inputs})
         return softmax(logits) if self._post.get("activation") == "softmax" else logits.astype(np.float64)
+
+    def _check_inputs(self, inputs: Any) -> None:
+        """ImageError for a batch onnxruntime would refuse with its own untyped error."""
+        expected = (int(self._pre["channels"]), int(self._pre["height"]), int(self._pre["width"]))
+        if not isinstance(inputs, np.ndarray) or inputs.dtype != np.float32:
+            raise ImageError(
+                f"expected pre-processed float32 inputs, not {getattr(inputs, 'dtype', type(inputs).__name__)}; "
+                "use preprocess() or predict() for raw images"
+            )
+        if inputs.ndim != 4 or inputs.shape[0] < 1 or tuple(inputs.shape[1:]) != expected:
+            raise ImageError(f"expected pre-processed inputs of shape (N, {', '.join(map(str, expected))}), got {inputs.shape}")
 
     def predict_batch(self, sources: Iterable[Source]) -> list[Prediction]:
         """Predictions for several images (arrays, encoded bytes or paths), one model call."""
@@ -200,7 +230,7 @@ def load_bundle(
     trusted = read_trusted_cas(trusted_ca)
     members = _read_members(Path(path))
     descriptor = _parse_descriptor(members[DESCRIPTOR])
-    if descriptor["suite"] not in SUITE_DIGESTS:
+    if not isinstance(descriptor["suite"], str) or descriptor["suite"] not in SUITE_DIGESTS:
         raise BundleError(f"unknown suite {descriptor['suite']!r} in {DESCRIPTOR}")
     signer = verify_signed(
         suite=descriptor["suite"],
@@ -210,11 +240,25 @@ def load_bundle(
         trusted=trusted,
     )
     _check_members(descriptor, members)
+    # A descriptor without a study could be replayed under any study the CA serves.
     study = descriptor.get("study_id")
-    if study is not None and study != signer.study_id:
+    if study != signer.study_id:
         raise BundleError(f"the descriptor is for study {study!r} but the signer belongs to {signer.study_id!r}")
+    check_preprocessing(descriptor["preprocessing"])
+    check_postprocessing(descriptor["postprocessing"])
+    if not isinstance(descriptor["input"], dict) or not isinstance(descriptor["output"], dict):
+        raise BundleError(f"{DESCRIPTOR}'s input and output must be objects")
     session = _session(members[MODEL], providers, threads)
-    names = [i.name for i in session.get_inputs()]
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    names = [i.name for i in inputs]
     if names != [descriptor["input"].get("name")]:
         raise BundleError(f"{MODEL} takes inputs {names}, the descriptor declares {descriptor['input'].get('name')!r}")
+    if len(outputs) != 1:
+        raise BundleError(f"{MODEL} has outputs {[o.name for o in outputs]}; a bundle's model has exactly one")
+    check_model_shapes(
+        descriptor["preprocessing"],
+        len(descriptor["postprocessing"]["class_names"]),
+        list(inputs[0].shape),
+        list(outputs[0].shape),
+    )
     return Bundle(descriptor, signer, session)

@@ -90,11 +90,16 @@ def _pillow(data: bytes, kind: str, max_pixels: int) -> np.ndarray:
             _check_size(kind, height, width, 1, len(opened.getbands()), max_pixels)
             opened.load()
             image: Image.Image = opened
+            if image.mode == "P" and "transparency" not in image.info:
+                # A palette may hold colours: converting straight to grey would hide them from a colour model.
+                image = image.convert("RGB")
             if image.mode in ("1", "P", "LA", "PA"):
                 image = image.convert("RGBA" if "A" in image.mode or "transparency" in image.info else "L")
             if image.mode == "CMYK":
                 image = image.convert("RGB")
             array = np.asarray(image)
+            if opened.mode == "P" and array.ndim == 3 and _is_grey(array):
+                array = array[:, :, 0]  # a grey palette stays a grey image, as before
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"the {kind.upper()} file declares an image too large to decode: {exc}") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
@@ -104,6 +109,10 @@ def _pillow(data: bytes, kind: str, max_pixels: int) -> np.ndarray:
     if array.ndim == 3 and array.shape[2] == 4:
         array = array[:, :, :3]  # alpha carries no image content
     return np.ascontiguousarray(array)
+
+
+def _is_grey(rgb: np.ndarray) -> bool:
+    return bool(np.array_equal(rgb[:, :, 0], rgb[:, :, 1]) and np.array_equal(rgb[:, :, 0], rgb[:, :, 2]))
 
 
 def _file_meta(data: bytes) -> tuple[Any, int]:

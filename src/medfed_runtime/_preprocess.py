@@ -35,14 +35,20 @@ _LUMA = np.array([0.299, 0.587, 0.114])
 def _to_uint8(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint8:
         return image
-    if image.dtype == np.bool_ or not np.issubdtype(image.dtype, np.number):
-        raise ImageError(f"expected numeric pixels, got dtype {image.dtype}")
+    if (
+        image.dtype == np.bool_
+        or not np.issubdtype(image.dtype, np.number)
+        or np.issubdtype(image.dtype, np.complexfloating)  # casting would silently drop the imaginary part
+    ):
+        raise ImageError(f"expected real numeric pixels, got dtype {image.dtype}")
     values = image.astype(np.float64)
     if not np.all(np.isfinite(values)):
         raise ImageError("the image holds NaN or infinite pixel values")
     low, high = float(values.min()), float(values.max())
     if high == low:
         return np.zeros(image.shape, dtype=np.uint8)
+    if not np.isfinite(high - low):
+        raise ImageError(f"the image's pixel range {low}..{high} is too wide to scale to 8 bits")
     return np.rint((values - low) * (255.0 / (high - low))).astype(np.uint8)
 
 

@@ -203,8 +203,13 @@ def verify_signed(
             f"the signer certificate ({leaf.subject.rfc4514_string()}) was not issued by the "
             "trusted CA; this bundle comes from another study or was re-signed"
         )
-    _in_validity(chained[0], when, "trusted CA certificate")
+    # A renewed CA may sit beside its expired predecessor under the same name: any valid one will do.
+    current = [ca for ca in chained if ca.not_valid_before_utc <= when < ca.not_valid_after_utc]
+    _in_validity((current or chained)[0], when, "trusted CA certificate")
     _in_validity(leaf, when, "signer certificate")
+    if _is_ca(leaf):
+        # A CA certificate issues identities; it never signs a study's model itself.
+        raise BundleError("the signer certificate is a CA certificate, not a study party's signing certificate")
     try:
         usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
         if not usage.digital_signature:

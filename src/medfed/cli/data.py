@@ -64,18 +64,27 @@ def register(sub: Any) -> None:
 
 
 def load_or_create_key(path: Path, console: Console) -> bytes:
-    """The secret in ``path`` (hex text or raw bytes); a fresh one written there if absent."""
+    """The secret in ``path`` (hex text or raw bytes); a fresh one written there if absent.
+
+    :class:`ConfigError` if the file cannot be read or created (a folder, no permission).
+    """
     if path.exists():
-        raw = path.read_bytes()
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"the de-identification key {path} cannot be read: {exc.strerror}") from None
         try:
             return bytes.fromhex(raw.decode("ascii").strip())
         except (UnicodeDecodeError, ValueError):
             return raw
     secret = secrets.token_bytes(KEY_BYTES)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(secret.hex() + "\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(secret.hex() + "\n")
+    except OSError as exc:
+        raise ConfigError(f"the de-identification key {path} cannot be created: {exc.strerror}") from None
     console.print(f"created a new de-identification key in {path} (keep it; it links pseudonyms)")
     return secret
 

@@ -6,6 +6,7 @@ The format is defined once, in ``medfed_runtime._format``, and read by ``medfed_
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
 from datetime import UTC, datetime
@@ -93,10 +94,21 @@ def build_descriptor(
     }
 
 
+def _strict_json(value: Any) -> Any:
+    """``value`` with every non-finite float as null: ``NaN`` is not JSON, and strict readers refuse it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict_json(v) for v in value]
+    return value
+
+
 def write_bundle(out_path: str | Path, *, descriptor: dict[str, Any], model_bytes: bytes, signer: BundleSigner) -> Path:
     """Sign ``descriptor`` and write the one-file bundle atomically (a partial file never appears)."""
     out_path = Path(out_path)
-    descriptor_bytes = json.dumps(descriptor, indent=1, sort_keys=True).encode("utf-8")
+    descriptor_bytes = json.dumps(_strict_json(descriptor), indent=1, sort_keys=True, allow_nan=False).encode("utf-8")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".tmp")
     try:

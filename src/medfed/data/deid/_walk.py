@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
+from pydicom.tag import BaseTag
 from pydicom.uid import UID_dictionary
 
 TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "SH", "ST", "UC", "UT"})
@@ -55,3 +57,12 @@ def values(elem: DataElement) -> list[str]:
 def is_well_known_uid(uid: str) -> bool:
     """Whether ``uid`` is a UID defined by DICOM itself (SOP class, transfer syntax, ...)."""
     return uid in UID_dictionary
+
+
+def is_known_public(tag: BaseTag) -> bool:
+    """Whether ``tag`` is a public element the DICOM dictionary defines (or a group length).
+
+    A public tag the dictionary does not know reads as VR UN or an arbitrary text VR: what it
+    holds cannot be told, so the profile cannot vouch for it.
+    """
+    return tag.is_private or tag.element == 0 or bool(keyword_for_tag(tag))

@@ -125,6 +125,53 @@ _TABLE: dict[int, tuple[str, Action]] = {
     0x00204000: ("ImageComments", _X),
     0x00321060: ("RequestedProcedureDescription", _X),
     0x00081120: ("ReferencedPatientSequence", _X),
+    # More free text, places and order numbers the profile removes (Table E.1-1, "X").
+    0x00184000: ("AcquisitionComments", _X),
+    0x00324000: ("StudyComments", _X),
+    0x00402400: ("ImagingServiceRequestComments", _X),
+    0x00401400: ("RequestedProcedureComments", _X),
+    0x00400280: ("CommentsOnThePerformedProcedureStep", _X),
+    0x00321030: ("ReasonForStudy", _X),
+    0x00401002: ("ReasonForTheRequestedProcedure", _X),
+    0x00384000: ("VisitComments", _X),
+    0x00084000: ("IdentifyingComments", _X),
+    0x00209158: ("FrameComments", _X),
+    0x20300020: ("TextString", _X),
+    0x40004000: ("TextComments", _X),
+    0x0040A160: ("TextValue", _X),
+    0x00400007: ("ScheduledProcedureStepDescription", _X),
+    0x00380400: ("PatientInstitutionResidence", _X),
+    0x00102150: ("CountryOfResidence", _X),
+    0x00102152: ("RegionOfResidence", _X),
+    0x00102299: ("ResponsibleOrganization", _X),
+    0x00102155: ("PatientTelecomInformation", _X),
+    0x00401102: ("PersonAddress", _X),
+    0x00401103: ("PersonTelephoneNumbers", _X),
+    0x00401104: ("PersonTelecomInformation", _X),
+    0x00402016: ("PlacerOrderNumberImagingServiceRequest", _X),
+    0x00402017: ("FillerOrderNumberImagingServiceRequest", _X),
+    0x00400009: ("ScheduledProcedureStepID", _X),
+    0x00401005: ("RequestedProcedureLocation", _X),
+    0x00400001: ("ScheduledStationAETitle", _X),
+    0x00400010: ("ScheduledStationName", _X),
+    0x00400011: ("ScheduledProcedureStepLocation", _X),
+    0x00402009: ("OrderEntererLocation", _X),
+    0x00402010: ("OrderCallbackPhoneNumber", _X),
+    0x001021F0: ("PatientReligiousPreference", _X),
+    0x00102000: ("MedicalAlerts", _X),
+    0x00102110: ("Allergies", _X),
+    0x00380050: ("SpecialNeeds", _X),
+    # A birth date written in another calendar is text (LO) that date handling never sees.
+    0x00100033: ("PatientBirthDateInAlternativeCalendar", _X),
+    0x00100034: ("PatientDeathDateInAlternativeCalendar", _X),
+    0x00100035: ("PatientAlternativeCalendar", _X),
+    0x00380060: ("ServiceEpisodeID", _X),
+    0x00380062: ("ServiceEpisodeDescription", _X),
+    0x00101050: ("InsurancePlanIdentification", _X),
+    0x00380004: ("ReferencedPatientAliasSequence", _X),
+    0x00081110: ("ReferencedStudySequence", _X),
+    0x00101100: ("ReferencedPatientPhotoSequence", _X),
+    0x00081111: ("ReferencedPerformedProcedureStepSequence", _X),
     # UIDs: consistent replacement.
     0x00020003: ("MediaStorageSOPInstanceUID", _U),
     0x00080014: ("InstanceCreatorUID", _U),
@@ -159,6 +206,11 @@ REMOVED_GROUP_RANGES: tuple[tuple[int, int, int], ...] = (
     (0x6000, 0x60FF, 0x3000),
     (0x6000, 0x60FF, 0x4000),
 )
+
+
+# File meta elements that carry a vendor's private payload (an OB no text check can read):
+# private data by another name, removed and refused like private elements.
+META_PRIVATE_TAGS = frozenset({0x00020100, 0x00020102})  # creator UID, private information
 
 
 def action_for(tag: int) -> Action | None:

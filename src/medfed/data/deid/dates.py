@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from medfed.errors import DataError
 
@@ -22,7 +23,8 @@ def shift_da(value: str, days: int) -> str:
     try:
         day = dt.datetime.strptime(text[:8], _DA_FORMAT).date()
     except ValueError:
-        raise DataError(f"not a DICOM date: {text!r}") from None
+        # The value is not echoed: a date field may hold anything, a name included.
+        raise DataError(f"not a DICOM date (YYYYMMDD, {len(text)} characters found)") from None
     return (day - dt.timedelta(days=days)).strftime(_DA_FORMAT)
 
 
@@ -30,9 +32,11 @@ def shift_dt(value: str, days: int) -> str:
     """``value`` (DT, ``YYYYMMDD[HHMMSS[.F]][&ZZXX]``) with its date part moved ``days`` back.
 
     Only full dates are shifted; a DT with just a year or year-month is blanked, since it
-    cannot be shifted by days without inventing precision.
+    cannot be shifted by days without inventing precision. The UTC offset goes, as the
+    profile removes TimezoneOffsetFromUTC: it tells where the site is.
     """
     text = value.strip()
     if len(text) < 8:
         return ""
-    return shift_da(text[:8], days) + text[8:]
+    time = re.split(r"[+-]", text[8:], maxsplit=1)[0]
+    return shift_da(text[:8], days) + time

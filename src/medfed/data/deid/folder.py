@@ -9,6 +9,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from medfed.data.deid.profile import DeidOptions, deidentify
+from medfed.data.deid.reading import read_headerless
 from medfed.data.deid.verify import find_residual_identifiers
 from medfed.errors import DataError
 
@@ -42,7 +43,7 @@ def deidentify_folder(source: Path, target: Path, options: DeidOptions) -> Folde
     for path in sorted(p for p in Path(source).rglob("*") if p.is_file()):
         name = str(path.relative_to(source))
         try:
-            ds = pydicom.dcmread(path)
+            ds = _read(path)
             result = deidentify(ds, options)
         except (InvalidDicomError, OSError, ValueError, EOFError, DataError) as exc:
             skipped.append((name, f"{type(exc).__name__}: {exc}"))
@@ -54,11 +55,42 @@ def deidentify_folder(source: Path, target: Path, options: DeidOptions) -> Folde
         if findings:  # the profile missed something: refuse the file rather than write it
             skipped.append((name, "residual identifiers: " + "; ".join(map(str, findings))))
             continue
-        out = target / f"{result.dataset.SOPInstanceUID}.dcm"
+        sop_instance = str(result.dataset.get("SOPInstanceUID", "") or "")
+        if not sop_instance:  # the output's name; without it there is no safe name to give
+            skipped.append((name, "no SOP Instance UID"))
+            continue
+        out = target / f"{sop_instance}.dcm"
         if out.exists():  # same SOP Instance UID: the same image twice, or a clash to look at
             skipped.append((name, "duplicate SOP Instance UID"))
             continue
-        result.dataset.save_as(out, enforce_file_format=False)
+        problem = _write(result.dataset, out)
+        if problem:
+            skipped.append((name, problem))
+            continue
         written += 1
         pseudonyms.add(result.pseudonym)
     return FolderReport(written, len(pseudonyms), tuple(excluded), tuple(skipped))
+
+
+def _read(path: Path) -> pydicom.Dataset:
+    try:
+        return pydicom.dcmread(path)
+    except InvalidDicomError:
+        # A bare dataset without the file header is DICOM all the same.
+        headerless = read_headerless(path, need_pixels=False)
+        if headerless is None:
+            raise
+        return headerless
+
+
+def _write(ds: pydicom.Dataset, out: Path) -> str:
+    """Write ``ds`` to ``out`` whole or not at all; why it could not be written, else ``""``."""
+    partial = out.with_name(out.name + ".part")
+    try:
+        ds.save_as(partial, enforce_file_format=False)
+    except (OSError, ValueError, TypeError, LookupError) as exc:
+        # A value the declared character set cannot encode, or a malformed element.
+        partial.unlink(missing_ok=True)
+        return f"cannot be written: {type(exc).__name__}"
+    partial.replace(out)
+    return ""

@@ -6,6 +6,7 @@ or unshifted date is found by value, wherever it hides.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
@@ -67,13 +68,20 @@ class Identifiers:
         )
 
     def strings(self) -> frozenset[str]:
-        """Upper-cased names and IDs long enough to search for inside free text."""
-        return frozenset(s.upper() for s in self.names | self.ids if len(s) >= _MIN_TEXT_LEN)
+        """Upper-cased names, IDs, UIDs and dates (``YYYYMMDD``) long enough to search for
+        inside free text: a comment quoting the study UID or the exam date identifies too."""
+        texts = self.names | self.ids | self.uids | {day for _, day in self.dates}
+        return frozenset(s.upper() for s in texts if len(s) >= _MIN_TEXT_LEN)
 
     def found_in(self, text: str) -> bool:
-        """Whether ``text`` contains any of the names or IDs (case-insensitive)."""
+        """Whether ``text`` contains any of the names, IDs, UIDs or dates (case-insensitive)."""
         upper = text.upper()
-        return any(s in upper for s in self.strings())
+        return any(s in upper for s in self._searched)
+
+    @functools.cached_property
+    def _searched(self) -> frozenset[str]:
+        # Computed once: the cleaner and the verifier ask for every text element.
+        return self.strings()
 
 
 def collect_identifiers(ds: Dataset) -> Identifiers:

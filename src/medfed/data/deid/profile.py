@@ -16,8 +16,14 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 
 from medfed.data.deid._copy import copy_dataset
-from medfed.data.deid._walk import DATE_VRS, TEXT_VRS, is_well_known_uid, values
-from medfed.data.deid.actions import DATE_FALLBACK, Action, action_for
+from medfed.data.deid._walk import (
+    DATE_VRS,
+    TEXT_VRS,
+    is_known_public,
+    is_well_known_uid,
+    values,
+)
+from medfed.data.deid.actions import DATE_FALLBACK, META_PRIVATE_TAGS, Action, action_for
 from medfed.data.deid.dates import shift_da, shift_dt
 from medfed.data.deid.identifiers import Identifiers, collect_identifiers
 from medfed.data.deid.keys import DeidKey
@@ -25,7 +31,8 @@ from medfed.errors import DataError
 
 PATIENT_ID_TAG = 0x00100020
 # File meta elements that name the sending site rather than describe the file.
-_META_REMOVED = (0x00020016, 0x00020017, 0x00020018)  # source / sending / receiving AE titles
+# Source / sending / receiving AE titles, and the private payload of the header.
+_META_REMOVED = (0x00020016, 0x00020017, 0x00020018, *sorted(META_PRIVATE_TAGS))
 # DCM codes of the profile and of the date option (PS3.16 CID 7050).
 _PROFILE_CODE = ("113100", "Basic Application Confidentiality Profile")
 _DATES_CODE = ("113107", "Retain Longitudinal Temporal Information Modified Dates Option")
@@ -147,6 +154,8 @@ class _Cleaner:
 
     def _action_by_vr(self, elem: DataElement) -> Action:
         # Attributes the table does not name, judged by what their VR can hold.
+        if not is_known_public(elem.tag):
+            return Action.REMOVE
         if elem.VR == "PN":
             return Action.ZERO
         if elem.VR == "UI":

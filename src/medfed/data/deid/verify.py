@@ -21,13 +21,15 @@ from medfed.data.deid._walk import (
     DATE_VRS,
     SOFTWARE_UID_KEYWORDS,
     TEXT_VRS,
+    is_known_public,
     is_well_known_uid,
     values,
     walk,
 )
-from medfed.data.deid.actions import Action, action_for
+from medfed.data.deid.actions import META_PRIVATE_TAGS, Action, action_for
 from medfed.data.deid.identifiers import Identifiers
 from medfed.data.deid.keys import PSEUDONYM_PREFIX, UUID_ROOT
+from medfed.data.deid.reading import read_headerless
 from medfed.errors import DataError
 
 _PSEUDONYM = re.compile(re.escape(PSEUDONYM_PREFIX) + r"[0-9a-f]{16}")
@@ -38,6 +40,7 @@ class FindingKind(enum.Enum):
 
     NOT_MARKED = "PatientIdentityRemoved is not YES"
     PRIVATE_TAG = "private element"
+    UNKNOWN_ELEMENT = "public element the DICOM dictionary does not define"
     LISTED_ATTRIBUTE = "attribute the profile removes or empties still has a value"
     PERSON_NAME = "person name with a value"
     ORIGINAL_UID = "original UID"
@@ -92,8 +95,11 @@ def find_residual_identifiers(
         str(ds.get("LongitudinalTemporalInformationModified", "")).strip() == "MODIFIED"
     )
     for path, elem in walk(ds):
-        if elem.tag.is_private:
+        if elem.tag.is_private or int(elem.tag) in META_PRIVATE_TAGS:
             add(FindingKind.PRIVATE_TAG, path)
+            continue
+        if not is_known_public(elem.tag):
+            add(FindingKind.UNKNOWN_ELEMENT, path)
             continue
         found = values(elem) if elem.VR != "SQ" else []
         if _listed_with_value(int(elem.tag), elem.keyword, found, elem.VR, elem.value):
@@ -144,9 +150,17 @@ def _verify_path(root: Path, originals: Identifiers | None) -> VerificationRepor
     checked = 0
     for path in files:
         name = str(path.relative_to(root)) if path != root else path.name
+        ds: Dataset
         try:
             ds = pydicom.dcmread(path)
-        except (InvalidDicomError, OSError, ValueError, EOFError):
+        except InvalidDicomError:
+            # A bare dataset without the file header is DICOM all the same and is checked.
+            headerless = read_headerless(path, need_pixels=False)
+            if headerless is None:
+                unchecked.append(name)
+                continue
+            ds = headerless
+        except (OSError, ValueError, EOFError):
             unchecked.append(name)
             continue
         checked += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut
 
+from medfed.data.deid.reading import read_headerless
 from medfed.data.ingest.record import Item, Skipped, SkipReason
 
 # Slice gaps may differ by this much (mm) before a series counts as inconsistent: scanners
@@ -62,7 +64,8 @@ class DicomReader:
             # pydicom raises these when no installed plugin decodes the transfer syntax.
             self.skipped.append(Skipped(source, SkipReason.UNSUPPORTED_COMPRESSION, str(exc)))
             return
-        except (ValueError, AttributeError, EOFError, OSError, KeyError) as exc:
+        except (ValueError, TypeError, AttributeError, EOFError, OSError, KeyError) as exc:
+            # TypeError: a header value of the wrong type (a text RescaleSlope) meets numpy.
             self.skipped.append(Skipped(source, SkipReason.UNREADABLE, str(exc)))
             return
         if pixels.dtype == np.float64:
@@ -76,7 +79,7 @@ class DicomReader:
         if series and any(s.sha256 == sha256 for s in series):
             # The same file twice is one image stored twice, not two slices: cleaning counts it.
             self.items.append(_item(one))
-        elif pixels.ndim == 2 and "SeriesInstanceUID" in ds and "ImagePositionPatient" in ds:
+        elif pixels.ndim == 2 and "SeriesInstanceUID" in ds and _position(ds) is not None:
             self._series[str(ds.SeriesInstanceUID)].append(one)
         else:
             self.items.append(_item(one))
@@ -96,11 +99,16 @@ class DicomReader:
 
 
 def read_dicom(path: Path, source: str) -> Dataset | Skipped:
-    """The dataset in ``path``, or why it cannot be read (never raises for a bad file)."""
+    """The dataset in ``path``, or why it cannot be read (never raises for a bad file).
+
+    A file without the 128-byte preamble and ``DICM`` prefix (older archives write them so)
+    is still read when what is there is an image: a SOP class and pixel data.
+    """
     try:
         return pydicom.dcmread(path)
     except InvalidDicomError:
-        return Skipped(source, SkipReason.NOT_DICOM)
+        headerless = read_headerless(path, need_pixels=True)
+        return headerless if headerless is not None else Skipped(source, SkipReason.NOT_DICOM)
     except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
         return Skipped(source, SkipReason.UNREADABLE, str(exc))
 
@@ -110,11 +118,35 @@ def _is_image(ds: Dataset) -> bool:
     return "Rows" in ds or (sop_class is not None and "Image" in sop_class.name)
 
 
-def _pixel_spacing(ds: Dataset) -> tuple[float, float] | None:
-    spacing = ds.get("PixelSpacing")
-    if not spacing or len(spacing) != 2:
+def _numbers(ds: Dataset, keyword: str, count: int) -> list[float] | None:
+    """``count`` finite numbers from ``keyword``, or ``None`` if absent or malformed.
+
+    A header may hold anything (text, a wrong count, NaN); geometry is then unknown, never
+    an error that stops the whole folder.
+    """
+    try:
+        value = ds.get(keyword)
+        several = isinstance(value, Sequence) and not isinstance(value, str | bytes)
+        numbers = [float(v) for v in (value if several else [value])]
+    except (TypeError, ValueError):
         return None
-    return float(spacing[0]), float(spacing[1])
+    if len(numbers) != count or not all(np.isfinite(numbers)):
+        return None
+    return numbers
+
+
+def _pixel_spacing(ds: Dataset) -> tuple[float, float] | None:
+    spacing = _numbers(ds, "PixelSpacing", 2)
+    if spacing is None or min(spacing) <= 0:
+        return None
+    return spacing[0], spacing[1]
+
+
+def _instance_number(ds: Dataset) -> int:
+    try:
+        return int(ds.get("InstanceNumber", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _item(one: _Slice) -> Item:
@@ -128,22 +160,31 @@ def _item(one: _Slice) -> Item:
     )
 
 
-def _position(one: _Slice) -> float:
+def _position(ds: Dataset) -> float | None:
+    """Where the slice lies along the series; ``None`` if its position is not usable."""
+    position = _numbers(ds, "ImagePositionPatient", 3)
+    if position is None:
+        return None
+    orientation = _numbers(ds, "ImageOrientationPatient", 6)
+    if orientation is None:
+        return float(_instance_number(ds))
     # Distance along the slice normal: the only order that is right for oblique series.
-    orientation = one.ds.get("ImageOrientationPatient")
-    position = np.asarray([float(v) for v in one.ds.ImagePositionPatient])
-    if orientation is None or len(orientation) != 6:
-        return float(one.ds.get("InstanceNumber", 0) or 0)
-    row, col = np.asarray([float(v) for v in orientation]).reshape(2, 3)
-    return float(np.dot(np.cross(row, col), position))
+    row, col = np.asarray(orientation).reshape(2, 3)
+    return float(np.dot(np.cross(row, col), np.asarray(position)))
+
+
+def _slice_position(one: _Slice) -> float:
+    position = _position(one.ds)
+    assert position is not None  # add_dataset only collects slices with a usable position
+    return position
 
 
 def _assemble(slices: list[_Slice]) -> Item | tuple[SkipReason, str]:
     shapes = {s.pixels.shape for s in slices}
     if len(shapes) > 1:
         return SkipReason.INCONSISTENT_SPACING, f"slices differ in shape: {sorted(shapes)}"
-    ordered = sorted(slices, key=lambda s: (_position(s), int(s.ds.get("InstanceNumber", 0) or 0)))
-    gaps = np.diff([_position(s) for s in ordered])
+    ordered = sorted(slices, key=lambda s: (_slice_position(s), _instance_number(s.ds)))
+    gaps = np.diff([_slice_position(s) for s in ordered])
     if gaps.min() <= 0 or gaps.max() - gaps.min() > SPACING_TOLERANCE_MM:
         detail = f"slice gaps from {gaps.min():.3f} to {gaps.max():.3f} mm"
         return SkipReason.INCONSISTENT_SPACING, detail

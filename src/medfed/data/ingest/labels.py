@@ -35,17 +35,26 @@ def read_labels(options: LabelOptions) -> dict[str, str]:
     try:
         with options.csv_path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
-            columns = set(reader.fieldnames or ())
+            # Spreadsheets pad headers ("id , label"): the names count without the spaces.
+            names = [name.strip() for name in reader.fieldnames or ()]
+            reader.fieldnames = names
+            columns = set(names)
             missing = {options.id_column, options.label_column} - columns
             if missing:
                 raise ConfigError(
                     f"{options.csv_path} lacks the column(s) {', '.join(sorted(missing))}; "
                     f"it has {', '.join(sorted(columns))}"
                 )
+            twice = sorted(c for c in {options.id_column, options.label_column} if names.count(c) > 1)
+            if twice:
+                # csv keeps only the last of two equal columns: which one is meant is a guess.
+                raise ConfigError(f"{options.csv_path} has the column(s) {', '.join(twice)} twice")
             labels: dict[str, str] = {}
             for row in reader:
                 key = (row[options.id_column] or "").strip()
                 value = (row[options.label_column] or "").strip()
+                if not key or not value:
+                    continue  # a row without an ID or a label labels nothing: counted as unlabelled
                 if key in labels and labels[key] != value:
                     raise DataError(f"{options.csv_path}: ID {key!r} has two different labels")
                 labels[key] = value

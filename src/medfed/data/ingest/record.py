@@ -93,7 +93,7 @@ def build_record(
     patient must not reach a record that leaves the de-identification step).
     """
     if rename is not None:
-        checksums = {rename(path): digest for path, digest in checksums.items()}
+        checksums = _renamed(checksums, rename)
         skipped = [Skipped(rename(s.path), s.reason, s.detail) for s in skipped]
     shapes = Counter("x".join(map(str, item.pixels.shape)) for item in items)
     return DatasetRecord(
@@ -112,3 +112,17 @@ def build_record(
         skipped=tuple(sorted(skipped, key=lambda s: s.path)),
         label_problems=dict(label_problems),
     )
+
+
+def _renamed(checksums: dict[str, str], rename: Callable[[str], str]) -> dict[str, str]:
+    # Two files may get the same shown name (identical bytes, both redacted to their hash):
+    # each keeps its own entry, so the record still counts and lists every file.
+    out: dict[str, str] = {}
+    for path, digest in checksums.items():
+        shown = base = rename(path)
+        copy = 1
+        while shown in out:
+            copy += 1
+            shown = f"{base}#{copy}"
+        out[shown] = digest
+    return out

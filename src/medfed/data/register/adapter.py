@@ -42,8 +42,10 @@ def class_index(label: str, info: DatasetInfo) -> int:
 
 
 def grey(pixels: np.ndarray) -> np.ndarray:
-    """Colour images (H, W, 3|4) as grey (H, W); anything else unchanged."""
-    if pixels.ndim == 3 and pixels.shape[-1] in (3, 4) and pixels.shape[0] > 4:
+    """Colour images (H, W, 3|4) as grey (H, W), colour frames (F, H, W, 3|4) as a grey
+    volume (F, H, W); anything else unchanged."""
+    colour_frames = pixels.ndim == 4 and pixels.shape[-1] in (3, 4)
+    if colour_frames or (pixels.ndim == 3 and pixels.shape[-1] in (3, 4) and pixels.shape[0] > 4):
         return np.tensordot(pixels[..., :3].astype(np.float32), _LUMA, axes=([-1], [0]))
     return pixels
 

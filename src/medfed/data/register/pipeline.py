@@ -7,6 +7,7 @@ card (5.2d) and the node's data file, written all together or not at all (``outp
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -70,6 +71,8 @@ def register_folder(
     or an output folder inside ``root``.
     """
     root, out = Path(root), Path(out)
+    if out.exists() and not out.is_dir():  # found before the work, not after it
+        raise ConfigError(f"the dataset folder {out} is a file; give a folder")
     if out.resolve().is_relative_to(root.resolve()):
         # A second run would read the first one's outputs as new images.
         raise ConfigError(f"the dataset folder {out} must not lie inside the folder it registers")
@@ -201,8 +204,10 @@ def _record(
     options: RegisterOptions,
 ) -> dict[str, Any]:
     """The dataset record: schema, counts and content checksums, with no identifier in it."""
+    # A reader's message may quote a path or a value from the file: checked like a path.
+    skipped = [dataclasses.replace(s, detail=redactor.detail(s.detail)) for s in read.skipped]
     source = build_record(
-        read.items, read.skipped, read.checksums, read.label_problems,
+        read.items, skipped, read.checksums, read.label_problems,
         rename=lambda path: redactor.name(path, read.checksums.get(path, path)),
     )
     shape = image_shape(options.info, options.size)

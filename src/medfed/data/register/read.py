@@ -17,6 +17,7 @@ from pathlib import Path
 from medfed.data.deid import (
     DeidOptions,
     Identifiers,
+    collect_identifiers,
     deidentify,
     find_residual_identifiers,
 )
@@ -52,7 +53,7 @@ class Read:
 
     def redactor(self) -> Redactor:
         """Finds these identifiers in what the registration writes."""
-        return Redactor(self.originals, self.own)
+        return Redactor(self.originals, self.own, unread_redacted=True)
 
     @property
     def originals(self) -> Identifiers:
@@ -122,10 +123,15 @@ def read_folder(root: Path, options: RegisterOptions, on_progress: Progress | No
                 try:
                     result = deidentify(ds, deid)
                 except DataError as exc:  # a date that cannot be shifted
+                    # Its identifiers still count: the file's path and any other output
+                    # must be checked against them.
+                    own = collect_identifiers(ds)
+                    out.found.append(own)
+                    _vouch(out, source, own)
                     out.skipped.append(Skipped(source, SkipReason.UNREADABLE, str(exc)))
                     continue
                 out.found.append(result.originals)
-                out.own[source] = result.originals
+                _vouch(out, source, result.originals)
                 if result.excluded:
                     out.burned_in.append(source)
                     continue
@@ -157,6 +163,13 @@ def read_folder(root: Path, options: RegisterOptions, on_progress: Progress | No
                 "check the ID column and the key (--label-key)"
             )
     return out
+
+
+def _vouch(out: Read, source: str, own: Identifiers) -> None:
+    """Record the identifiers ``source`` is checked against, if it held any: a file cut off
+    before its patient module tells nothing about whom its path may name."""
+    if own.names or own.ids:
+        out.own[source] = own
 
 
 def _read_other(
