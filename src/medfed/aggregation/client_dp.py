@@ -5,7 +5,8 @@ The node half clips its update (new − global, all float entries as one vector)
 clipped updates uniformly and adds Gaussian noise of standard deviation
 ``noise_multiplier * clip_norm / n`` to the mean. Each hospital's influence on the
 released model is thus bounded and hidden: (ε, δ) at the hospital level, accounted
-by the RDP accountant with sampling rate 1 and one step per round.
+with sampling rate 1 and one step per round, where the Gaussian curve is exact
+(``TightAccountant``: exact GDP, tighter than the RDP bound).
 """
 
 from __future__ import annotations

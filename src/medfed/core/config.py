@@ -39,6 +39,14 @@ class OptimizerName(enum.StrEnum):
     ADAM = "adam"
 
 
+class ClassWeight(enum.StrEnum):
+    """How each party weights its loss by class: as sampled, or each class counted equally
+    (from that party's own counts; they never leave it)."""
+
+    NONE = "none"
+    BALANCED = "balanced"
+
+
 @dataclass(frozen=True)
 class Party:
     name: str
@@ -79,6 +87,7 @@ class TrainConfig:
     lr: float = 1e-3
     proximal_mu: float = 0.0
     weight_decay: float = 0.0  # L2 penalty on the weights, e.g. 1 / (C x n) to match a C-regularised fit
+    class_weight: ClassWeight = ClassWeight.NONE
     trim_fraction: float = 0.2  # trimmed_mean: the fraction cut from each end per coordinate
     krum_f: int = 1  # krum: the number of malicious nodes assumed
     krum_m: int = 1  # krum: how many of the best-scored updates are averaged (multi-Krum)
@@ -322,6 +331,11 @@ class StudyConfig:
         unknown = sorted(set(self.adversary.nodes) - set(self.hospitals))
         if unknown:
             raise ConfigError(f"[adversary] nodes {unknown} are not data parties")
+        if self.training.class_weight is not ClassWeight.NONE and self.privacy.mechanism is Mechanism.DP_SGD:
+            raise ConfigError(
+                "[training] class_weight 'balanced' is not combined with dp_sgd: weighting records "
+                "by class would let a rare-class record move the model more than the clipping bound says"
+            )
         if self.training.min_nodes > len(self.by_role(Role.DATA)):
             raise ConfigError(
                 f"[training] min_nodes={self.training.min_nodes} exceeds the "
@@ -360,6 +374,7 @@ def _section(cls: type, raw: dict[str, Any], section: str) -> Any:
             "Partition": Partition,
             "StrategyName": StrategyName,
             "OptimizerName": OptimizerName,
+            "ClassWeight": ClassWeight,
             "Mechanism": Mechanism,
             "Encryption": Encryption,
             "CryptoSuiteName": CryptoSuiteName,

@@ -20,12 +20,26 @@ import numpy as np
 from medfed.data.medmnist import DatasetInfo, MedMNIST, Split, dataset_info, load_medmnist
 from medfed.data.partition import train_val_split
 from medfed.data.radiomics import RADIOMICS_TABLES, radiomics_splits
-from medfed.data.tabular import Table, fit_standardizer, image_statistics, load_breast_cancer_table
+from medfed.data.tabular import (
+    IMAGE_STATISTICS_NAMES,
+    Table,
+    fit_standardizer,
+    image_statistics,
+    load_breast_cancer_table,
+)
 from medfed.errors import DataError, DataIntegrityError, DataUnavailableError
 
 TEST_FRACTION = 0.2
 # Feature tables computed from the grey-level 28 x 28 images of a MedMNIST subset.
-IMAGE_STATISTICS_SOURCES = {"breastmnist_stats": "breastmnist", "pneumoniamnist_stats": "pneumoniamnist"}
+IMAGE_STATISTICS_SOURCES = {
+    "breastmnist_stats": "breastmnist",
+    "pneumoniamnist_stats": "pneumoniamnist",
+    "pneumoniamnist_texture": "pneumoniamnist",
+}
+# Tables that keep only some of the statistics (``image_statistics`` names); the rest keep all.
+IMAGE_STATISTICS_COLUMNS = {
+    "pneumoniamnist_texture": ("glcm_contrast", "glcm_homogeneity", "glcm_energy", "glcm_correlation"),
+}
 VAL_FRACTION = 0.1
 
 
@@ -58,9 +72,13 @@ def load_feature_table(flag: str, *, seed: int, data_dir: Path | None = None) ->
 
 def _image_statistics_table(info: DatasetInfo, source: str, data_dir: Path | None) -> MedMNIST:
     """The official splits of MedMNIST subset ``source``, each image reduced to the same 14
-    intensity and texture statistics (``image_statistics``)."""
+    intensity and texture statistics (``image_statistics``), or the table's chosen few."""
     images = load_medmnist(source, size=28, data_dir=data_dir)
     raw = {name: image_statistics(getattr(images, name).images)[0] for name in ("train", "val", "test")}
+    kept = IMAGE_STATISTICS_COLUMNS.get(info.flag)
+    if kept is not None:
+        columns = [IMAGE_STATISTICS_NAMES.index(name) for name in kept]
+        raw = {name: values[:, columns] for name, values in raw.items()}
     scale = fit_standardizer(raw["train"])
 
     def split(name: str) -> Split:

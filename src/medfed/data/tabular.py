@@ -252,7 +252,7 @@ def split_columns(
 _PERCENTILES = (10, 25, 50, 75, 90)
 _GLCM_LEVELS = 32  # 256 grey levels binned to 32: a stable matrix even for 28x28 images
 _GLCM_OFFSETS = ((0, 1), (1, 1), (1, 0), (1, -1))  # distance 1 at 0, 45, 90, 135 degrees
-_IMAGE_FEATURES = (
+IMAGE_STATISTICS_NAMES = (
     ("mean", "std", "skewness", "kurtosis")
     + tuple(f"p{p}" for p in _PERCENTILES)
     + ("entropy", "glcm_contrast", "glcm_homogeneity", "glcm_energy", "glcm_correlation")
@@ -287,7 +287,7 @@ def image_statistics(images: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
     entropy = 0.0 - np.sum(hist * np.log2(np.where(hist > 0, hist, 1.0)), axis=1)  # no -0.0
     texture = _glcm_features((images.astype(np.int64) * _GLCM_LEVELS) // 256)
     features = np.column_stack([mean, std, skew, kurt, pct, entropy, texture])
-    return features, _IMAGE_FEATURES
+    return features, IMAGE_STATISTICS_NAMES
 
 
 def _bincount_rows(values: np.ndarray, size: int) -> np.ndarray:

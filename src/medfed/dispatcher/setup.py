@@ -31,6 +31,7 @@ def training_config(study: StudyConfig) -> dict[str, Any]:
         "lr": t.lr,
         "proximal_mu": 0.0,
         "weight_decay": t.weight_decay,
+        "class_weight": t.class_weight.value,
         "seed": t.seed,
         **_sample_level_privacy(study),
     }

@@ -14,7 +14,7 @@ import numpy as np
 
 from medfed.aggregation.client_dp import update_norm
 from medfed.errors import MedfedError
-from medfed.privacy.accounting import RDPAccountant
+from medfed.privacy.accounting import TightAccountant
 
 
 class PrivacyBudgetError(MedfedError):
@@ -45,7 +45,7 @@ class PrivacyGuard:
         if max_epsilon is not None and max_epsilon <= 0:
             raise MedfedError(f"max_epsilon must be > 0, not {max_epsilon}")
         self.max_epsilon = max_epsilon
-        self.accountant = RDPAccountant()
+        self.accountant = TightAccountant()
 
     def epsilon(self, delta: float) -> float:
         return self.accountant.epsilon(delta) if self.accountant.history else 0.0
@@ -59,7 +59,7 @@ class PrivacyGuard:
                     "without differential privacy, which has no finite epsilon"
                 )
             return 0.0
-        trial = RDPAccountant()
+        trial = TightAccountant()
         trial.load_state_dict(self.accountant.state_dict())
         trial.step(noise_multiplier=plan.noise_multiplier, sample_rate=sample_rate, steps=steps)
         after = trial.epsilon(plan.delta)

@@ -42,6 +42,12 @@ from medfed.training import LocalTrainConfig, as_tensors, derive_seed, predict_p
 log = logging.getLogger("medfed.node")
 
 
+def _balanced(class_weight: object) -> bool:
+    if class_weight not in ("none", "balanced"):
+        raise ConfigError(f"task configuration has class_weight={class_weight!r}; expected 'none' or 'balanced'")
+    return class_weight == "balanced"
+
+
 class NodeWorker:
     """Trains the global model of each round on this hospital's data."""
 
@@ -131,6 +137,7 @@ class NodeWorker:
                 proximal_mu=float(config.get("proximal_mu", 0.0)),
                 seed=int(config["seed"]),
                 weight_decay=float(config.get("weight_decay", 0.0)),
+                balanced_classes=_balanced(config.get("class_weight", "none")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"task configuration is incomplete or malformed: {exc}") from None

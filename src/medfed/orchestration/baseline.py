@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from medfed.core.config import StudyConfig
+from medfed.core.config import ClassWeight, StudyConfig
 from medfed.core.messages import Arrays
 from medfed.data import images_to_float
 from medfed.models import build_model, model_arrays
@@ -46,6 +46,7 @@ def train_centralized(study: StudyConfig, scenario: Scenario, *, device: torch.d
         lr=t.lr,
         seed=t.seed,
         weight_decay=t.weight_decay,
+        balanced_classes=t.class_weight is ClassWeight.BALANCED,
     )
     train_local(model, x, y, cfg, shuffle_seed=derive_seed(t.seed, "centralized"))
     return BaselineOutcome(model_arrays(model), time.perf_counter() - start)

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from medfed.aggregation import weighted_average
-from medfed.core.config import Mechanism, StudyConfig
+from medfed.core.config import ClassWeight, Mechanism, StudyConfig
 from medfed.core.messages import Arrays
 from medfed.data import Split, images_to_float
 from medfed.errors import ConfigError
@@ -216,6 +216,7 @@ def _train_shadow(
         lr=t.lr,
         proximal_mu=t.proximal_mu,
         weight_decay=t.weight_decay,
+        balanced_classes=t.class_weight is ClassWeight.BALANCED,
         seed=seed,
     )
     dp_sgd = study.privacy.mechanism is Mechanism.DP_SGD

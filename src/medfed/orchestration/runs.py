@@ -29,7 +29,9 @@ from medfed.core.config import (
 )
 from medfed.core.goals import check_data_requirements, check_privacy_goals
 from medfed.data import LocalDataset, Split, dataset_info, split_summary
+from medfed.data.feature_tables import IMAGE_STATISTICS_SOURCES
 from medfed.data.prepare import suppress
+from medfed.data.radiomics import RADIOMICS_TABLES
 from medfed.errors import ConfigError, DataError
 from medfed.orchestration.baseline import train_centralized
 from medfed.orchestration.consent import approve_all
@@ -44,7 +46,7 @@ from medfed.orchestration.results import (
     write_run,
 )
 from medfed.orchestration.scenario import Scenario, prepare_scenario, write_hospital_files
-from medfed.privacy.accounting import RDPAccountant
+from medfed.privacy.accounting import TightAccountant
 from medfed.provision import provision_study
 from medfed.simulation import StudyOutcome, simulate
 from medfed.training import resolve_device
@@ -242,14 +244,15 @@ def study_mechanisms(study: StudyConfig) -> set[str]:
 
 def planned_epsilon(study: StudyConfig, datasets: dict[str, LocalDataset]) -> dict[str, float]:
     """Each hospital's epsilon after every planned round, accounted as its node will
-    (medfed.node.privacy): RDP of the subsampled Gaussian; ``inf`` without DP."""
+    (medfed.node.privacy): RDP of the subsampled Gaussian, or the exact Gaussian curve
+    when every hospital takes part in every round; ``inf`` without DP."""
     p, t = study.privacy, study.training
     plans = {}
     for name, ds in datasets.items():
         if p.mechanism is Mechanism.NONE:
             plans[name] = math.inf
             continue
-        accountant = RDPAccountant()
+        accountant = TightAccountant()
         if p.mechanism is Mechanism.DP_SGD:
             rate = min(1.0, t.batch_size / max(1, len(ds.train.labels)))
             steps = max(1, round(t.local_epochs / rate))
@@ -280,7 +283,9 @@ def check_goals(study: StudyConfig, scenario: Scenario) -> dict[str, Any]:
     marks = data_deidentified(study, scenario)
     check_privacy_goals(goals.privacy, mechanisms=study_mechanisms(study), planned_epsilon=plans, deidentified=marks)
     info = dataset_info(study.data.dataset)
-    modality = _MODALITY.get(study.data.dataset)
+    # A feature table computed from images keeps the modality of the images it came from.
+    source = IMAGE_STATISTICS_SOURCES.get(study.data.dataset, RADIOMICS_TABLES.get(study.data.dataset))
+    modality = _MODALITY.get(study.data.dataset) or _MODALITY.get(source or "")
     check_data_requirements(goals.data, counts=scenario.summary, class_names=info.labels, modality=modality)
     worst = max(plans.values()) if plans else math.inf
     return {

@@ -22,6 +22,7 @@ class LocalTrainConfig:
     proximal_mu: float = 0.0
     seed: int = 0
     weight_decay: float = 0.0  # L2 penalty coefficient on the weights (not the biases)
+    balanced_classes: bool = False  # weight each class's loss by n / (classes present x its count)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,17 @@ def _optimizer(model: nn.Module, cfg: LocalTrainConfig) -> torch.optim.Optimizer
     raise ConfigError(f"unknown optimizer {cfg.optimizer!r}; choose adam or sgd")
 
 
+def class_weights(labels: torch.Tensor) -> torch.Tensor:
+    """Scikit-learn's 'balanced' weights from this party's own labels: n / (k x count) for
+    each of the k classes present; a class absent here gets weight 0 (it has no loss term)."""
+    n_classes = int(labels.max()) + 1
+    counts = torch.bincount(labels, minlength=n_classes).to(torch.float32)
+    present = counts > 0
+    weights = torch.zeros(n_classes, dtype=torch.float32, device=labels.device)
+    weights[present] = labels.numel() / (int(present.sum()) * counts[present])
+    return weights
+
+
 def train_local(
     model: nn.Module,
     images: torch.Tensor,
@@ -73,7 +85,7 @@ def train_local(
     start = time.perf_counter()
     model.train()
     optimizer = _optimizer(model, cfg)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss(weight=class_weights(labels) if cfg.balanced_classes else None)
     anchor = [p.detach().clone() for p in model.parameters()] if cfg.proximal_mu > 0 else None
     generator = torch.Generator().manual_seed(shuffle_seed)
     total_loss, correct, seen = 0.0, 0, 0

@@ -37,3 +37,17 @@ def test_clipping_bounds_the_update_norm_and_keeps_small_updates() -> None:
     assert int(clipped["c"]) == 9
     small = {"w": np.array([0.1, 0.0, 0.0], np.float32), "c": np.array(9)}
     assert np.array_equal(clip_update(small, old, 1.0)[0]["w"], small["w"])
+
+
+@pytest.mark.clause("5.4.3.3-5")
+def test_client_level_rounds_are_capped_by_the_exact_curve_not_the_looser_bound() -> None:
+    # σ = 0.62, one client-level round: exact ε 7.66, RDP bound 8.33. A cap of 8 admits it.
+    guard = PrivacyGuard(max_epsilon=8.0)
+    plan = RoundPrivacy(mechanism="dp_fedavg", noise_multiplier=0.62, clip_norm=1.0, delta=1e-5)
+    after = guard.admit(plan, sample_rate=1.0, steps=1)
+    assert 7.5 < after < 8.0
+    assert guard.accountant.rdp_epsilon(1e-5) > 8.0
+    # A second round would exceed the cap by any account and is refused, spending nothing.
+    with pytest.raises(PrivacyBudgetError, match="above this hospital's cap"):
+        guard.admit(plan, sample_rate=1.0, steps=1)
+    assert guard.epsilon(1e-5) == pytest.approx(after)

@@ -10,6 +10,7 @@ from medfed.privacy.accounting.base import Accountant, Step
 from medfed.privacy.accounting.calibrate import noise_for_epsilon
 from medfed.privacy.accounting.gdp import GDPAccountant
 from medfed.privacy.accounting.rdp import DEFAULT_ORDERS, RDPAccountant
+from medfed.privacy.accounting.tight import TightAccountant
 
 __all__ = [
     "Accountant",
@@ -17,5 +18,6 @@ __all__ = [
     "GDPAccountant",
     "RDPAccountant",
     "Step",
+    "TightAccountant",
     "noise_for_epsilon",
 ]

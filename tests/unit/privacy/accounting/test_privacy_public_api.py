@@ -30,6 +30,7 @@ def test_exported_members() -> None:
         "GDPAccountant",
         "RDPAccountant",
         "Step",
+        "TightAccountant",
         "noise_for_epsilon",
     ]
 
