@@ -25,6 +25,7 @@ demo: $(VENV)/.installed
 lint: $(VENV)/.installed-dev
 	$(BIN)/lint-imports
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src/medfed src/medfed_runtime
 
 # The web pages are tested in Debian's Chromium, driven by Playwright (no browser download).
 browser:
@@ -35,6 +36,7 @@ browser:
 test: $(VENV)/.installed-dev browser
 	$(BIN)/lint-imports
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src/medfed src/medfed_runtime
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 conformance: $(VENV)/.installed-dev

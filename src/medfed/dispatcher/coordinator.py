@@ -34,6 +34,7 @@ from medfed.core.messages import (
     Arrays,
     NodeFailure,
     NodeUpdate,
+    RelayMessage,
     SecAggMessage,
     StudyEnd,
     TrainTask,
@@ -57,7 +58,7 @@ class Phase(enum.Enum):
 @dataclass(frozen=True)
 class Send:
     node: str
-    message: TrainTask | StudyEnd | SecAggMessage
+    message: TrainTask | StudyEnd | SecAggMessage | RelayMessage
 
 
 @dataclass

@@ -59,8 +59,8 @@ class TrafficMeter:
             }
             for node, link in sorted(links.items())
         }
-        server_sent = sum(c["bytes_received"] for c in clients.values())
-        server_received = sum(c["bytes_sent"] for c in clients.values())
+        server_sent = sum(link.bytes_received for link in links.values())
+        server_received = sum(link.bytes_sent for link in links.values())
         return {
             "round": round_number,
             "seconds": round(seconds, 6),

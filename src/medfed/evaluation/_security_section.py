@@ -50,7 +50,7 @@ def _auc_svg(model: dict[str, Any]) -> str:
 
 def _model_html(model: dict[str, Any]) -> str:
     clean = model["clean"]
-    rows = [["none (clean)", "0", _num(clean["fedavg"]["auc"]), _num(clean["robust"]["auc"]), "—", "—",
+    rows: list[list[str | Cell]] = [["none (clean)", "0", _num(clean["fedavg"]["auc"]), _num(clean["robust"]["auc"]), "—", "—",
              "—", _pct(clean["robust"].get("false_positive_rate"))]]
     for t in model["trials"]:
         robust = t["robust"]
@@ -78,7 +78,7 @@ def _model_html(model: dict[str, Any]) -> str:
 
 
 def _protocol_html(rows: list[dict[str, Any]]) -> str:
-    body = []
+    body: list[list[str | Cell]] = []
     for r in rows:
         caught = r.get("caught_rate")
         body.append([

@@ -99,7 +99,7 @@ A3_HEAD = ["round", "client sent", "client received", "server sent", "server rec
 
 def render_html(records: Sequence[dict[str, Any]]) -> str:
     """A self-contained page with the three tables (aggregates only, no records)."""
-    a1 = [[*row[:-1], Cell(row[-1], "pass" if row[-1] == "pass" else "fail")] for row in a1_rows(records)]
+    a1: list[list[str | Cell]] = [[*row[:-1], Cell(row[-1], "pass" if row[-1] == "pass" else "fail")] for row in a1_rows(records)]
     body = section(
         "a1",
         "A.1 Accuracy: joint model vs local plaintext model",

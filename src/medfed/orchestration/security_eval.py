@@ -296,15 +296,18 @@ def _secure_round(
                 reply = dataclasses.replace(reply, body=old)
                 truth.append(FaultRecord(round_number, node, "shares", "replay", len(old["b_shares"])))
         elif node in adversaries:
-            reply, record = _corrupt_secagg(reply, node, target, drop_at.get(node), rng, value_fraction, round_number)
+            corrupted, record = _corrupt_secagg(
+                reply, node, target, drop_at.get(node), rng, value_fraction, round_number
+            )
             if record is not None:
                 truth.append(record)
-            if reply is None:
+            if corrupted is None:
                 gone.add(node)
                 detected.add(node)  # a node that stops answering is seen as dropped
                 outgoing = sr.drop(node)
                 queue.extend((n, sessions[n].respond(m)) for n, m in outgoing)
                 continue
+            reply = corrupted
         try:
             outgoing = sr.receive(node, reply)
         except ProtocolError:

@@ -95,7 +95,8 @@ def run_vertical(options: Any, console: Console) -> dict[str, Any]:
     assert base.vertical is not None
     from dataclasses import replace
 
-    study = replace(base, vertical=replace(base.vertical, iterations=options.vertical_iterations, key_bits=options.key_bits))
+    vertical = replace(base.vertical, iterations=options.vertical_iterations, key_bits=options.key_bits)
+    study = replace(base, vertical=vertical)
     out = options.out_dir / "vertical"
     out.mkdir(parents=True, exist_ok=True)
     (out / "study.toml").write_text(dump_study(study), encoding="utf-8")
@@ -114,7 +115,7 @@ def run_vertical(options: Any, console: Console) -> dict[str, Any]:
     joint = {"auc": summary["result"]["auc"], "ks": summary["result"]["ks"]}
     return {
         "scenario": "vertical",
-        "protection": f"PSI + Paillier-{study.vertical.key_bits} with arbiter",
+        "protection": f"PSI + Paillier-{vertical.key_bits} with arbiter",
         "precision": "fixed-point, 2^-24",
         "joint": joint,
         "local": local,
