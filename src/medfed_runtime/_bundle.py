@@ -221,11 +221,12 @@ def load_bundle(
 
     Checks, in order: the archive holds exactly the expected members; the descriptor is a
     supported one; the signer certificate chains to ``trusted_ca`` (PEM bytes or a path; may
-    hold several CA certificates), is valid now and names the study's result party; the
-    signature over the descriptor verifies; every member matches its signed digest. Any
-    failure raises :class:`BundleError` naming it. ``providers``: onnxruntime execution
-    providers (default CPU). ``threads``: onnxruntime's threads per prediction (default: all
-    cores, busy-waiting between calls — right for batch work; a server wants 1).
+    hold several CA certificates), is valid now, is no CA, has KeyUsage digitalSignature and
+    names the study's result party; the signature over the descriptor verifies; every member
+    matches its signed digest. Any failure raises :class:`BundleError` naming it.
+    ``providers``: onnxruntime execution providers (default CPU). ``threads``: onnxruntime's
+    threads per prediction (default: all cores, busy-waiting between calls — right for batch
+    work; a server wants 1).
     """
     trusted = read_trusted_cas(trusted_ca)
     members = _read_members(Path(path))

@@ -148,6 +148,26 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
+def _check_signing_certificate(leaf: x509.Certificate) -> None:
+    """BundleError unless ``leaf`` is an end-entity certificate whose KeyUsage allows signing.
+
+    The study CA marks every party certificate it issues with digitalSignature; a certificate
+    without KeyUsage states no purpose, so it is refused rather than read as "anything goes".
+    """
+    if _is_ca(leaf):
+        # A CA certificate issues identities; it never signs a study's model itself.
+        raise BundleError("the signer certificate is a CA certificate, not a study party's signing certificate")
+    try:
+        usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        raise BundleError(
+            "the signer certificate has no KeyUsage extension; a study party's signing "
+            "certificate carries KeyUsage digitalSignature"
+        ) from None
+    if not usage.digital_signature:
+        raise BundleError("the signer certificate is not allowed to sign (its KeyUsage lacks digitalSignature)")
+
+
 def _identity(cert: x509.Certificate) -> Signer:
     """The party named by the certificate's ``medfed://<study>/<role>/<name>`` SAN URI."""
     try:
@@ -207,15 +227,7 @@ def verify_signed(
     current = [ca for ca in chained if ca.not_valid_before_utc <= when < ca.not_valid_after_utc]
     _in_validity((current or chained)[0], when, "trusted CA certificate")
     _in_validity(leaf, when, "signer certificate")
-    if _is_ca(leaf):
-        # A CA certificate issues identities; it never signs a study's model itself.
-        raise BundleError("the signer certificate is a CA certificate, not a study party's signing certificate")
-    try:
-        usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
-        if not usage.digital_signature:
-            raise BundleError("the signer certificate is not allowed to sign (no digitalSignature key usage)")
-    except x509.ExtensionNotFound:
-        pass
+    _check_signing_certificate(leaf)
     signer = _identity(leaf)
     if signer.role != SIGNER_ROLE:
         raise BundleError(

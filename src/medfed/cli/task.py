@@ -1,8 +1,12 @@
 """``medfed task``: the dispatcher's task queue from the command line (clauses 5.4.2.3c-d, 5.4.3.2a-d).
 
-    medfed task create --store tasks.db --study study.toml [--kind study] [--priority 5] ...
+    medfed task create --store tasks.db --study study.toml --kit kits/initiator [--kind study] [--priority 5] ...
     medfed task show|cancel ID --store tasks.db
     medfed task result ID --store tasks.db --kit kits/result --trusted-ca kits/ca/ca.pem
+
+A task pins the SHA-256 fingerprint of the study CA when it is created (``--trusted-ca``, or the
+initiator kit's ca.pem); ``result`` refuses any other CA, so store access and a CA of one's own
+do not make a result party.
     medfed task list|nodes --store tasks.db
     medfed task worker --store tasks.db --node-id hospital-a --capacity 2 --datasets pneumonia
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +52,12 @@ def register(sub: Any) -> None:
     who = create.add_mutually_exclusive_group()
     who.add_argument("--kit", type=Path, help="the initiator's kit (its name becomes the submitter)")
     who.add_argument("--submitter", default="initiator", help="who submits (default: initiator)")
+    create.add_argument(
+        "--trusted-ca",
+        type=Path,
+        help="the study's CA certificate (ca.pem from provisioning), pinned in the task: `task result` "
+        "accepts only this CA (default: the --kit's ca.pem; one of the two is required)",
+    )
 
     for action, help_text in (("show", "a task's configuration and assignment"), ("cancel", "stop a task")):
         parser = _with_store(actions.add_parser(action, help=help_text))
@@ -61,7 +72,8 @@ def register(sub: Any) -> None:
         "--trusted-ca",
         type=Path,
         required=True,
-        help="the study's CA certificate (ca.pem from provisioning); the kit's certificate must chain to it",
+        help="the study's CA certificate (ca.pem from provisioning): must be the CA the task pinned when "
+        "it was created, and the kit's certificate must chain to it",
     )
 
     listing = _with_store(actions.add_parser("list", help="tasks, oldest first"))
@@ -104,6 +116,7 @@ def _create(scheduler: Scheduler, args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ConfigError(f"cannot read study file {args.study}: {exc.strerror}") from None
     submitter = args.submitter
+    kit = None
     if args.kit is not None:
         kit = _kit(args.kit)
         if kit.role is not Role.INITIATOR:
@@ -119,6 +132,7 @@ def _create(scheduler: Scheduler, args: argparse.Namespace) -> int:
         bound_to=args.bound_to,
         family=args.family,
         params={k: _value(v) for k, v in (_pair(item, "--param") for item in args.param)},
+        study_ca_sha256=_study_ca_pin(args.trusted_ca, kit),
     )
     task = scheduler.submit(spec, submitter)
     _show_task(scheduler, task, args.json)
@@ -135,27 +149,89 @@ def _cancel(scheduler: Scheduler, args: argparse.Namespace) -> int:
     return 0
 
 
+def _study_ca_pin(ca_path: Path | None, kit: Any) -> str:
+    """The fingerprint of the study CA a new task pins: ``--trusted-ca``, else the initiator kit's ca.pem."""
+    from medfed.pki.identity import verify_issued_by
+
+    if ca_path is None and kit is None:
+        raise ConfigError(
+            "give --trusted-ca kits/ca/ca.pem (the study's CA certificate) or --kit kits/initiator: "
+            "the task pins the study CA that `medfed task result` checks the result party's kit against"
+        )
+    ca_pem = _read_study_ca(ca_path if ca_path is not None else kit.ca_path)
+    if ca_path is not None and kit is not None:
+        try:
+            verify_issued_by(kit.cert_path.read_bytes(), ca_pem)
+        except IdentityError:
+            raise IdentityError(
+                f"kit {kit.directory} was not issued by the CA {ca_path}; give this study's ca.pem"
+            ) from None
+    return _fingerprint(ca_pem)
+
+
 def _result(scheduler: Scheduler, args: argparse.Namespace) -> int:
     kit = _kit(args.kit)
     task = scheduler.get(args.task_id)
     # A kit vouches only for itself (its own ca.pem); the study's CA decides who is the result party.
-    _check_kit_trusted(kit, args.trusted_ca, parse_study_text(task.spec.study_toml).study_id)
+    _check_kit_trusted(kit, args.trusted_ca, task)
     print(json.dumps(scheduler.result(args.task_id, kit.role), indent=1))
     return 0
 
 
-def _check_kit_trusted(kit: Any, ca_path: Path, study_id: str) -> None:
-    from medfed.pki.identity import check_validity, identity_from_cert, load_cert, verify_issued_by
+def _read_study_ca(ca_path: Path) -> bytes:
+    """The PEM of a currently valid CA certificate at ``ca_path``; ConfigError / IdentityError otherwise."""
+    from medfed.pki.identity import check_validity, load_cert
 
     try:
         ca_pem = ca_path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read the study's CA certificate {ca_path}: {exc.strerror}") from None
     try:
-        load_cert(ca_pem)
+        ca = load_cert(ca_pem)
     except (IdentityError, ValueError):
         raise IdentityError(f"{ca_path} is not a CA certificate (PEM); give the study's ca.pem") from None
+    if not _is_ca(ca):
+        raise IdentityError(f"{ca_path} is a party's certificate, not a CA certificate; give the study's ca.pem")
     check_validity(ca_pem)
+    return ca_pem
+
+
+def _is_ca(cert: Any) -> bool:
+    from cryptography import x509
+
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
+        return False
+
+
+def _fingerprint(cert_pem: bytes) -> str:
+    from medfed.pki.identity import certificate_fingerprint
+
+    return certificate_fingerprint(cert_pem)
+
+
+def _short(fingerprint: str) -> str:
+    return f"SHA-256 {fingerprint[:16]}…"
+
+
+def _check_kit_trusted(kit: Any, ca_path: Path, task: Task) -> None:
+    from medfed.pki.identity import identity_from_cert, verify_issued_by
+
+    study_id = parse_study_text(task.spec.study_toml).study_id
+    ca_pem = _read_study_ca(ca_path)
+    pinned, given = task.spec.study_ca_sha256, _fingerprint(ca_pem)
+    if pinned is None:
+        # Queued before tasks pinned their CA (or by a front end that does not pin): only the caller's word remains.
+        print(
+            f"medfed task: warning: task {task.task_id} pins no study CA; trusting {ca_path} ({_short(given)}) as given",
+            file=sys.stderr,
+        )
+    elif given != pinned:
+        raise IdentityError(
+            f"{ca_path} ({_short(given)}) is not the study CA pinned when task {task.task_id} was created "
+            f"({_short(pinned)}); give the study's ca.pem"
+        )
     cert_pem = kit.cert_path.read_bytes()
     try:
         verify_issued_by(cert_pem, ca_pem)
@@ -289,6 +365,7 @@ def _show_task(scheduler: Scheduler, task: Task, as_json: bool) -> None:
     print(f"    bound to      {spec.bound_to or 'any node holding the data'}")
     print(f"    family        {spec.family or '-'}")
     print(f"    params        {json.dumps(spec.params)}")
+    print(f"    study CA      {_short(spec.study_ca_sha256) if spec.study_ca_sha256 else 'not pinned'}")
     print(f"    submitter     {task.submitter}")
     print("  assignment")
     print(f"    state         {task.state.value}")

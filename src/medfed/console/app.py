@@ -14,6 +14,7 @@ import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from importlib.resources import files
 from typing import Any
 
@@ -34,6 +35,7 @@ from medfed.console.tasks import CUSTOM, FORM_KINDS, build_spec, bundled_example
 from medfed.console.worker import LocalWorker
 from medfed.errors import IdentityError, MedfedError
 from medfed.orchestration.runs import DEMO_STUDY
+from medfed.pki.identity import certificate_fingerprint
 from medfed.roles import Role
 
 _PAGE_CSP = (
@@ -236,6 +238,8 @@ def create_app(settings: ConsoleSettings, *, services: ConsoleServices | None = 
         form = {"source": source, "study_text": study_text, "kind": kind, "name": name, "priority": priority, "rounds": rounds}
         try:
             spec = build_spec(source=source, study_text=study_text, kind=kind, name=name, priority=priority, rounds=rounds)
+            # Pinned as `medfed task create` does: results are later checked against this CA only.
+            spec = replace(spec, study_ca_sha256=certificate_fingerprint(svc.context.kit.ca_path.read_bytes()))
             svc.scheduler.submit(spec, session.account.name)
         except IdentityError:
             raise

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
+
 from medfed.core.config import load_study
 from medfed.crypto import SigningKey
 from medfed.deployment.errors import SignerKitError
 from medfed.errors import ConfigError, IdentityError
 from medfed.pki import load_kit
+from medfed.pki.identity import load_cert
 from medfed.pki.suite_identity import SM2_CA_FILE, identity_cert_name, signing_key
 from medfed.roles import Role
 
@@ -34,8 +37,8 @@ class BundleSigner:
 def load_signer(kit_dir: str | Path) -> BundleSigner:
     """The signer of the result party's kit ``kit_dir`` under its study's crypto suite.
 
-    SignerKitError when the kit belongs to another role; IdentityError / ConfigError when the
-    kit is broken (from :func:`medfed.pki.load_kit`).
+    SignerKitError when the kit belongs to another role, its certificate may not sign (a CA
+    certificate, or one without KeyUsage digitalSignature), or the kit is broken.
     """
     kit_dir = Path(kit_dir)
     try:
@@ -56,11 +59,45 @@ def load_signer(kit_dir: str | Path) -> BundleSigner:
     for needed in (ca_file, cert_file):
         if not needed.is_file():
             raise SignerKitError(f"kit {kit_dir} lacks {needed.name} for the {suite} suite; re-provision it")
+    cert_pem = cert_file.read_bytes()
+    _check_may_sign(cert_pem, kit_dir / cert_file.name)
     return BundleSigner(
         name=kit.name,
         study_id=kit.study_id,
         suite=suite,
         key=signing_key(kit_dir, suite),
-        cert_pem=cert_file.read_bytes(),
+        cert_pem=cert_pem,
         ca_pem=ca_file.read_bytes(),
     )
+
+
+def _check_may_sign(cert_pem: bytes, cert_file: Path) -> None:
+    """SignerKitError unless the certificate is an end entity with KeyUsage digitalSignature.
+
+    The edge runtime refuses any other signer, so a bundle signed with it would never load;
+    refusing here fails the export instead of shipping that bundle.
+    """
+    try:
+        cert = load_cert(cert_pem)
+    except IdentityError as exc:
+        raise SignerKitError(f"{cert_file} cannot sign bundles: {exc}") from None
+    try:
+        extensions = cert.extensions
+    except (ValueError, x509.DuplicateExtension) as exc:
+        raise SignerKitError(f"{cert_file} has malformed extensions ({exc}); re-provision the kit") from None
+    try:
+        is_ca = extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    if is_ca:
+        raise SignerKitError(f"{cert_file} is a CA certificate; bundles are signed with a party certificate")
+    try:
+        usage: x509.KeyUsage | None = extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        usage = None
+    if usage is None or not usage.digital_signature:
+        lacking = "has no KeyUsage extension" if usage is None else "has KeyUsage without digitalSignature"
+        raise SignerKitError(
+            f"{cert_file} {lacking}, so edge runtimes refuse what it signs; re-provision the kit "
+            "(the study CA issues party certificates with KeyUsage digitalSignature)"
+        )

@@ -13,7 +13,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import NameOID
 
@@ -168,3 +168,9 @@ def public_key_pem(cert_pem: bytes) -> bytes:
     return cert.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+
+
+def certificate_fingerprint(cert_pem: bytes) -> str:
+    """SHA-256 of the certificate's DER in lower-case hex (what ``openssl x509 -fingerprint -sha256``
+    shows): how a task pins the study CA it must later be checked against."""
+    return load_cert(cert_pem).fingerprint(hashes.SHA256()).hex()

@@ -17,6 +17,7 @@ from medfed.scheduling.errors import TaskError
 from medfed.scheduling.model import KINDS, MAX_PRIORITY, NodeInfo, TaskSpec
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # used with fullmatch: no trailing newline
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 # Far above any real node, well inside every store's integer column (PostgreSQL INTEGER is 32-bit).
 MAX_CAPACITY = 10_000
 MAX_LOAD = 10_000.0
@@ -93,6 +94,11 @@ def check_spec(spec: TaskSpec, find_node: Callable[[str], NodeInfo | None]) -> S
         problems.append(f"family {spec.family!r} must be letters, digits, '.', '_' or '-'")
     if not isinstance(spec.params, dict) or not _json_able(spec.params):
         problems.append("params must be a JSON object with text keys and finite numbers")
+    pin = spec.study_ca_sha256
+    if pin is not None and not (isinstance(pin, str) and _SHA256_HEX.fullmatch(pin)):
+        problems.append(
+            f"study_ca_sha256 {pin!r} must be 64 lower-case hex digits (the SHA-256 of the study CA certificate)"
+        )
     study: StudyConfig | None = None
     if not isinstance(spec.study_toml, str) or not spec.study_toml.strip():
         problems.append("the study file is empty")

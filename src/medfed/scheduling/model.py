@@ -45,6 +45,9 @@ class TaskSpec:
     must hold every one of them to run the task. ``bound_to`` names the one node that must
     run it (None: any node holding the datasets). ``family`` groups related tasks (the folds
     of one cross-validation, the trials of one search). ``params`` is JSON-able.
+    ``study_ca_sha256`` pins the study CA the result party's kit must chain to: the SHA-256 of
+    the CA certificate's DER, 64 lower-case hex digits (None: queued without a pin, as tasks
+    from before pinning were). Part of what was asked, so it never changes after queueing.
     """
 
     kind: str
@@ -56,6 +59,7 @@ class TaskSpec:
     bound_to: str | None = None
     family: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    study_ca_sha256: str | None = None
 
     def __post_init__(self) -> None:
         # Accept lists from JSON or forms; keep the frozen record's tuple.
@@ -78,6 +82,7 @@ class TaskSpec:
             "bound_to": self.bound_to,
             "family": self.family,
             "params": self.params,
+            "study_ca_sha256": self.study_ca_sha256,
         }
 
     @classmethod
@@ -92,6 +97,7 @@ class TaskSpec:
             bound_to=raw.get("bound_to"),
             family=raw.get("family"),
             params=dict(raw.get("params", {})),
+            study_ca_sha256=raw.get("study_ca_sha256"),  # absent in tasks queued before pinning
         )
 
 

@@ -208,3 +208,21 @@ def test_the_form_offers_only_kinds_it_can_launch(study, console_url):
             assert f"medfed task create --kind {kind}" in html.unescape(response.text)
             assert "kept-text" in response.text  # the form comes back as typed
         assert not [t for t in c.get("/api/tasks").json()["tasks"] if t["name"].startswith("kind-")]
+
+
+@pytest.mark.clause("5.4.2.3c")
+def test_a_console_launched_task_pins_the_study_ca(study, console_url):
+    from medfed.pki.identity import certificate_fingerprint
+    from medfed.scheduling.sql import open_task_store
+
+    with log_in(study, console_url, "ines") as c:
+        token = _csrf(c.get("/tasks").text)
+        response = c.post("/tasks", data={"csrf": token, "source": "demo", "kind": "study", "priority": "1",
+                                          "name": "pin-probe", "rounds": "1"})
+        assert response.status_code == 303
+    store = open_task_store(study.root / "idle-tasks.db")
+    try:
+        [task] = [t for t in store.list() if t.spec.name == "pin-probe"]
+    finally:
+        store.close()
+    assert task.spec.study_ca_sha256 == certificate_fingerprint((study.dispatcher / "ca.pem").read_bytes())

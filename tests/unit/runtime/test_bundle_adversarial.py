@@ -46,8 +46,25 @@ def _ca(key: ec.EllipticCurvePrivateKey, start: datetime, end: datetime) -> x509
     )
 
 
-def _leaf(ca_key: ec.EllipticCurvePrivateKey, key: ec.EllipticCurvePrivateKey, *, ca: bool) -> x509.Certificate:
-    return (
+def _key_usage(*allowed: str) -> x509.KeyUsage:
+    bits = (
+        "digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+        "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only",
+    )
+    return x509.KeyUsage(**{bit: bit in allowed for bit in bits})
+
+
+_SIGNING = _key_usage("digital_signature")
+
+
+def _leaf(
+    ca_key: ec.EllipticCurvePrivateKey,
+    key: ec.EllipticCurvePrivateKey,
+    *,
+    ca: bool,
+    key_usage: x509.KeyUsage | None = _SIGNING,
+) -> x509.Certificate:
+    builder = (
         x509.CertificateBuilder()
         .subject_name(_name("result"))
         .issuer_name(_name("study CA"))
@@ -59,8 +76,10 @@ def _leaf(ca_key: ec.EllipticCurvePrivateKey, key: ec.EllipticCurvePrivateKey, *
         .add_extension(
             x509.SubjectAlternativeName([x509.UniformResourceIdentifier("medfed://s1/result/result")]), critical=False
         )
-        .sign(ca_key, hashes.SHA256())
     )
+    if key_usage is not None:
+        builder = builder.add_extension(key_usage, critical=True)
+    return builder.sign(ca_key, hashes.SHA256())
 
 
 def _pem(cert: x509.Certificate) -> bytes:
@@ -93,6 +112,25 @@ def test_a_ca_certificate_cannot_sign_a_bundle(pki: dict[str, Any]) -> None:
     as_ca = _leaf(pki["ca_key"], pki["leaf_key"], ca=True)
     with pytest.raises(BundleError, match="is a CA certificate"):
         _verify(as_ca, pki["leaf_key"], [pki["ca"]])
+
+
+@pytest.mark.clause("5.7.3.4")
+@pytest.mark.parametrize(
+    ("key_usage", "message"),
+    [
+        (None, "has no KeyUsage extension"),
+        (_key_usage("key_encipherment", "key_agreement"), "lacks digitalSignature"),
+        (_key_usage("content_commitment"), "lacks digitalSignature"),
+    ],
+)
+def test_a_certificate_whose_key_usage_does_not_allow_signing_cannot_sign_a_bundle(
+    pki: dict[str, Any], key_usage: x509.KeyUsage | None, message: str
+) -> None:
+    signing = _leaf(pki["ca_key"], pki["leaf_key"], ca=False, key_usage=_key_usage("digital_signature", "key_encipherment"))
+    assert _verify(signing, pki["leaf_key"], [pki["ca"]]).role == "result"  # the control loads
+    leaf = _leaf(pki["ca_key"], pki["leaf_key"], ca=False, key_usage=key_usage)
+    with pytest.raises(BundleError, match=message):
+        _verify(leaf, pki["leaf_key"], [pki["ca"]])
 
 
 @pytest.mark.clause("5.7.3.4")

@@ -9,6 +9,7 @@ import pytest
 
 from medfed.cli import main
 from medfed.errors import ConfigError
+from medfed.pki import CertificateAuthority
 from medfed.scheduling import (
     NodeInfo,
     Scheduler,
@@ -60,7 +61,9 @@ def test_the_cli_refuses_a_deeply_nested_study_file_in_one_line(
 ) -> None:
     study = tmp_path / "deep.toml"
     study.write_text("a = " + "[" * DEEP + "]" * DEEP, encoding="utf-8")
-    assert main(["task", "create", "--store", str(tmp_path / "t.db"), "--study", str(study)]) == 2
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(CertificateAuthority.create("breast-small").cert_pem)
+    assert main(["task", "create", "--store", str(tmp_path / "t.db"), "--study", str(study), "--trusted-ca", str(ca)]) == 2
     err = capsys.readouterr().err
     assert "too deeply" in err and "Traceback" not in err
 

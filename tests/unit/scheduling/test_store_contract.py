@@ -29,7 +29,9 @@ def _take_all(view: ClaimView) -> list[str]:
 
 
 def test_added_task_reads_back_equal(store: TaskStore) -> None:
-    task = _task("t1", dataset_ids={"hospital-a": "breast"}, params={"max_train": 5}, family="cv-1")
+    task = _task(
+        "t1", dataset_ids={"hospital-a": "breast"}, params={"max_train": 5}, family="cv-1", study_ca_sha256="0f" * 32
+    )
     store.add(task)
     assert store.get("t1") == task
     assert store.get("missing") is None

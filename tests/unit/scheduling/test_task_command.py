@@ -66,15 +66,16 @@ def test_a_kit_of_another_role_cannot_create_tasks(
 
 @pytest.mark.clause("5.4.3.2a")
 def test_a_bad_study_file_is_refused_with_the_reason(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, kits: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(STUDY_TOML.replace('role = "dispatcher"', 'role = "boss"'), encoding="utf-8")
     store = tmp_path / "tasks.db"
-    assert main(["task", "create", "--store", str(store), "--study", str(bad)]) == 2
+    ca = ("--trusted-ca", str(kits / "ca" / "ca.pem"))
+    assert main(["task", "create", "--store", str(store), "--study", str(bad), *ca]) == 2
     err = capsys.readouterr().err
     assert "malformed study file" in err and "role 'boss'" in err
-    assert main(["task", "create", "--store", str(store), "--study", str(tmp_path / "absent.toml")]) == 2
+    assert main(["task", "create", "--store", str(store), "--study", str(tmp_path / "absent.toml"), *ca]) == 2
     assert "cannot read study file" in capsys.readouterr().err
 
 
@@ -83,8 +84,9 @@ def test_assignment_nodes_and_result_for_the_result_party_only(
     tmp_path: Path, study_file: Path, kits: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store_path = tmp_path / "tasks.db"
-    created = _create(store_path, study_file, capsys=capsys)
-    cancelled = _create(store_path, study_file, "--name", "to-cancel", capsys=capsys)
+    ca = ("--trusted-ca", str(kits / "ca" / "ca.pem"))
+    created = _create(store_path, study_file, *ca, capsys=capsys)
+    cancelled = _create(store_path, study_file, "--name", "to-cancel", *ca, capsys=capsys)
     assert main(["task", "cancel", cancelled["task_id"], "--store", str(store_path), "--by", "dr-x"]) == 0
     capsys.readouterr()
     # A node reports, takes the first task and finishes it (as `medfed task worker` does).
