@@ -60,6 +60,10 @@ def register(sub: Any) -> None:
         "--accept-modality", action="append", metavar="CODE",
         help="keep only these modalities (repeatable; default: any)",
     )
+    reg.add_argument(
+        "--workers", type=int, default=None,
+        help="processes that read, de-identify and verify the files (default: the CPUs, at most 4; 1: no pool)",
+    )
     reg.set_defaults(_run=run)
 
 
@@ -114,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         party=args.party,
         near_duplicate_distance=args.near_duplicate_distance,
+        **({"workers": args.workers} if args.workers is not None else {}),
     )
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -199,12 +199,13 @@ ACTIONS: MappingProxyType[int, tuple[str, Action]] = MappingProxyType(_TABLE)
 # Type 2 study date/time (they must stay present), X for the rest.
 DATE_FALLBACK: MappingProxyType[int, Action] = MappingProxyType({0x00080020: _Z, 0x00080030: _Z})
 
-# Repeating groups removed whole: curve data (50xx) and overlay data / comments (60xx,3000 and
-# 60xx,4000), which can carry burned-in text.
+# Repeating groups removed whole: curve data (50xx) and overlays (60xx). The profile lists
+# Overlay Data and Overlay Comments (60xx,3000 / 60xx,4000); the rest of an overlay group is
+# removed too, since without its data it describes nothing, and an Overlay Bit Position left
+# behind points at pixel bits that are cleared (see ``pixels.py``).
 REMOVED_GROUP_RANGES: tuple[tuple[int, int, int], ...] = (
     (0x5000, 0x50FF, -1),  # any element of a curve group
-    (0x6000, 0x60FF, 0x3000),
-    (0x6000, 0x60FF, 0x4000),
+    (0x6000, 0x60FF, -1),  # any element of an overlay group
 )
 
 

@@ -11,7 +11,8 @@ _DA_FORMAT = "%Y%m%d"
 
 
 def shift_da(value: str, days: int) -> str:
-    """``value`` (DA, ``YYYYMMDD``) moved ``days`` into the past; :class:`DataError` if malformed.
+    """``value`` (DA, ``YYYYMMDD``) moved ``days`` into the past; :class:`DataError` if it is
+    malformed or would move before year 1.
 
     A DA may hold a range (``A-B``); each end is shifted.
     """
@@ -25,7 +26,12 @@ def shift_da(value: str, days: int) -> str:
     except ValueError:
         # The value is not echoed: a date field may hold anything, a name included.
         raise DataError(f"not a DICOM date (YYYYMMDD, {len(text)} characters found)") from None
-    return (day - dt.timedelta(days=days)).strftime(_DA_FORMAT)
+    try:
+        moved = day - dt.timedelta(days=days)
+    except OverflowError:
+        raise DataError(f"the date is too early to move {days} days back") from None
+    # strftime drops the leading zeros of a year before 1000 on some platforms: a DA has 8 digits.
+    return f"{moved.year:04d}{moved.month:02d}{moved.day:02d}"
 
 
 def shift_dt(value: str, days: int) -> str:

@@ -11,7 +11,6 @@ from pydicom.errors import InvalidDicomError
 from medfed.data.deid.profile import DeidOptions, deidentify
 from medfed.data.deid.reading import read_headerless
 from medfed.data.deid.verify import find_residual_identifiers
-from medfed.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -19,13 +18,17 @@ class FolderReport:
     """What ``deidentify_folder`` wrote, excluded and skipped (paths relative to the source).
 
     ``patients`` counts distinct pseudonyms; the mapping itself is not kept, since with the
-    original IDs beside it it would re-identify everyone.
+    original IDs beside it it would re-identify everyone. ``unshiftable_dates``: date and time
+    elements of written files removed or emptied because they could not be shifted;
+    ``overlay_bits_cleared``: written files whose pixel words had bits set outside Bits Stored.
     """
 
     written: int
     patients: int
     excluded: tuple[tuple[str, str], ...]
     skipped: tuple[tuple[str, str], ...]
+    unshiftable_dates: int = 0
+    overlay_bits_cleared: int = 0
 
 
 def deidentify_folder(source: Path, target: Path, options: DeidOptions) -> FolderReport:
@@ -38,6 +41,7 @@ def deidentify_folder(source: Path, target: Path, options: DeidOptions) -> Folde
     """
     target.mkdir(parents=True, exist_ok=True)
     written, pseudonyms = 0, set()
+    unshiftable_dates = overlay_bits_cleared = 0
     excluded: list[tuple[str, str]] = []
     skipped: list[tuple[str, str]] = []
     for path in sorted(p for p in Path(source).rglob("*") if p.is_file()):
@@ -45,7 +49,7 @@ def deidentify_folder(source: Path, target: Path, options: DeidOptions) -> Folde
         try:
             ds = _read(path)
             result = deidentify(ds, options)
-        except (InvalidDicomError, OSError, ValueError, EOFError, DataError) as exc:
+        except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
             skipped.append((name, f"{type(exc).__name__}: {exc}"))
             continue
         if result.excluded:
@@ -69,7 +73,12 @@ def deidentify_folder(source: Path, target: Path, options: DeidOptions) -> Folde
             continue
         written += 1
         pseudonyms.add(result.pseudonym)
-    return FolderReport(written, len(pseudonyms), tuple(excluded), tuple(skipped))
+        unshiftable_dates += len(result.unshiftable_dates)
+        overlay_bits_cleared += result.cleared_unused_bits
+    return FolderReport(
+        written, len(pseudonyms), tuple(excluded), tuple(skipped),
+        unshiftable_dates=unshiftable_dates, overlay_bits_cleared=overlay_bits_cleared,
+    )
 
 
 def _read(path: Path) -> pydicom.Dataset:

@@ -8,7 +8,7 @@ must be excluded because text is burned into its pixels.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
@@ -27,6 +27,7 @@ from medfed.data.deid.actions import DATE_FALLBACK, META_PRIVATE_TAGS, Action, a
 from medfed.data.deid.dates import shift_da, shift_dt
 from medfed.data.deid.identifiers import Identifiers, collect_identifiers
 from medfed.data.deid.keys import DeidKey
+from medfed.data.deid.pixels import clear_unused_bits
 from medfed.errors import DataError
 
 PATIENT_ID_TAG = 0x00100020
@@ -69,6 +70,11 @@ class DeidResult:
     originals: Identifiers
     burned_in: BurnedIn
     date_offset_days: int | None
+    # Keywords of the date and time elements whose value could not be shifted (malformed, or
+    # out of range) and was removed or emptied instead, as the profile does without the option.
+    unshiftable_dates: tuple[str, ...] = ()
+    # Whether Pixel Data bits outside Bits Stored were set (legacy overlays) and were cleared.
+    cleared_unused_bits: bool = False
 
     @property
     def excluded(self) -> bool:
@@ -90,7 +96,12 @@ def patient_key(ds: Dataset) -> str:
 
 
 def deidentify(ds: Dataset, options: DeidOptions) -> DeidResult:
-    """A de-identified copy of ``ds``; :class:`DataError` if a date in it cannot be shifted."""
+    """A de-identified copy of ``ds``.
+
+    A date that cannot be shifted (malformed, or too early to move back) is removed or emptied,
+    as the profile does without the date option, and named in ``unshiftable_dates``; bits of
+    native Pixel Data outside Bits Stored (where legacy overlays were drawn) are cleared.
+    """
     # Collecting first decodes every element once; the copy then shares the decoded values.
     originals = collect_identifiers(ds)
     out = copy_dataset(ds)
@@ -114,7 +125,11 @@ def deidentify(ds: Dataset, options: DeidOptions) -> DeidResult:
     out.PatientID = pseudonym  # "Z" permits a dummy value; the pseudonym keeps splits patient-level
     out.PatientName = ""
     _mark(out, shifted=offset is not None)
-    return DeidResult(out, pseudonym, originals, burned_in, offset)
+    cleared = clear_unused_bits(out)
+    return DeidResult(
+        out, pseudonym, originals, burned_in, offset,
+        unshiftable_dates=tuple(cleaner.unshiftable), cleared_unused_bits=cleared,
+    )
 
 
 def _burned_in(ds: Dataset) -> BurnedIn:
@@ -143,13 +158,19 @@ class _Cleaner:
     key: DeidKey
     originals: Identifiers
     offset: int | None
+    unshiftable: list[str] = field(default_factory=list)
 
     def clean(self, ds: Dataset) -> None:
         for tag in list(ds.keys()):
             elem = ds[tag]
             action = action_for(int(tag)) or self._action_by_vr(elem)
-            if action is Action.CLEAN and elem.VR in DATE_VRS | {"TM"}:
+            if action is Action.CLEAN:
                 action = self._date_action(tag, elem)
+            if action is Action.CLEAN and not self._shifted(elem):
+                # One bad date must not cost the image: the element goes as the profile's own
+                # code says (no original date can survive a removal).
+                self.unshiftable.append(elem.keyword or str(elem.tag))
+                action = DATE_FALLBACK.get(int(tag), Action.REMOVE)
             self._apply(ds, tag, elem, action)
 
     def _action_by_vr(self, elem: DataElement) -> Action:
@@ -167,7 +188,9 @@ class _Cleaner:
         return Action.KEEP
 
     def _date_action(self, tag: BaseTag, elem: DataElement) -> Action:
-        if self.offset is None:
+        if self.offset is None or elem.VR not in DATE_VRS | {"TM"}:
+            # Without the option, or a date whose VR does not say how to read it: the profile's
+            # own code.
             return DATE_FALLBACK.get(int(tag), Action.REMOVE)
         return Action.CLEAN if elem.VR in DATE_VRS else Action.KEEP  # times stay as they are
 
@@ -180,17 +203,17 @@ class _Cleaner:
         elif action is Action.UID:
             new = [uid if is_well_known_uid(uid) else self.key.uid(uid) for uid in values(elem)]
             elem.value = new if len(new) > 1 else (new[0] if new else None)
-        elif action is Action.CLEAN:
-            self._shift(elem)
         elif elem.VR == "SQ" and elem.value is not None:
             for item in elem.value:
                 self.clean(item)
 
-    def _shift(self, elem: DataElement) -> None:
+    def _shifted(self, elem: DataElement) -> bool:
+        """Shift the element's dates in place; ``False`` (element unchanged) if one cannot be."""
         assert self.offset is not None  # _date_action only returns CLEAN with an offset
         shift = shift_da if elem.VR == "DA" else shift_dt
         try:
             new = [shift(v, self.offset) for v in values(elem)]
-        except DataError as exc:
-            raise DataError(f"{elem.keyword or elem.tag}: {exc}") from None
+        except DataError:
+            return False
         elem.value = new if len(new) > 1 else (new[0] if new else None)
+        return True

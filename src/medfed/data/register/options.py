@@ -8,6 +8,7 @@ from medfed.data.deid import DeidKey
 from medfed.data.ingest import LabelOptions
 from medfed.data.medmnist import DatasetInfo, dataset_info
 from medfed.data.prepare import ResampleMethod, StandardiseConfig
+from medfed.data.register.parallel import default_workers
 from medfed.errors import ConfigError
 
 # The image sizes a study file accepts ([data] size).
@@ -26,6 +27,8 @@ class RegisterOptions:
     file name); ``modality``: what to call images whose format records none.
     ``modalities``: accepted modalities (None: any). ``min_count``: smallest count shown
     on the data card. ``fractions``: train, validation and test shares of the patients.
+    ``workers``: processes that read, de-identify and verify the files (1: all in this
+    process); the result does not depend on it.
     """
 
     task: str
@@ -41,6 +44,7 @@ class RegisterOptions:
     party: str = "hospital"
     near_duplicate_distance: int = 4
     window: tuple[float, float] = (40.0, 400.0)  # CT window centre and width, HU
+    workers: int = field(default_factory=default_workers, compare=False)
     info: DatasetInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -53,6 +57,8 @@ class RegisterOptions:
             )
         if self.min_count < 1:
             raise ConfigError(f"min_count must be at least 1, not {self.min_count}")
+        if self.workers < 1:
+            raise ConfigError(f"workers must be at least 1, not {self.workers}")
         if not self.party.strip():
             raise ConfigError("the party name must not be empty")
         object.__setattr__(self, "info", info)

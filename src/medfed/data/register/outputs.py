@@ -39,37 +39,51 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 _FIELD_NAME = re.compile(r"[a-z_]+(\.[a-z]+)?")
 
 
-def _json_strings(node: Any) -> list[str]:
-    """Every string a JSON document holds, field names excepted; numbers are counts."""
+def json_strings(node: Any, *, field_names: bool = False) -> list[str]:
+    """Every string a JSON document holds, field names excepted unless ``field_names``;
+    numbers are counts."""
+    return [text for _, text in _located_strings(node, "", field_names=field_names)]
+
+
+def _located_strings(node: Any, where: str, *, field_names: bool) -> list[tuple[str, str]]:
+    """``(where, text)`` for every string under ``node``; ``where`` is its field path."""
     if isinstance(node, str):
-        return [node]
+        return [(where, node)]
     if isinstance(node, dict):
-        out = [k for k in node if not _FIELD_NAME.fullmatch(k)]
-        for value in node.values():
-            out.extend(_json_strings(value))
+        out = [(where, k) for k in node if field_names or not _FIELD_NAME.fullmatch(k)]
+        for key, value in node.items():
+            inner = f"{where}.{key}" if where else str(key)
+            out.extend(_located_strings(value, inner, field_names=field_names))
         return out
     if isinstance(node, list):
-        return [s for value in node for s in _json_strings(value)]
+        return [pair for value in node for pair in _located_strings(value, where, field_names=field_names)]
     return []
 
 
-def text_of(path: Path) -> str:
-    """The text a file carries: a text file whole, a JSON file its strings (field names
-    excepted), an ``.npz`` its string arrays."""
+def located_text(path: Path) -> list[tuple[str, str]]:
+    """The text a file carries, each piece with where it is: a JSON file its strings (field
+    names excepted) by field path, a text file its lines by number, an ``.npz`` its string
+    arrays by name."""
     if path.suffix == ".json":
-        return "\n".join(_json_strings(json.loads(path.read_text(encoding="utf-8"))))
+        return _located_strings(json.loads(path.read_text(encoding="utf-8")), "", field_names=False)
     if path.suffix != ".npz":
-        return path.read_text(encoding="utf-8")
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return [(f"line {n}", line) for n, line in enumerate(lines, 1)]
     with np.load(path, allow_pickle=False) as npz:
-        return "\n".join(str(npz[k]) for k in npz.files if npz[k].dtype.kind == "U")
+        return [(k, str(npz[k])) for k in npz.files if npz[k].dtype.kind == "U"]
 
 
 def stage_and_commit(
-    target: Path, redactor: Redactor, write: Callable[[Path], None]
+    target: Path,
+    redactor: Redactor,
+    write: Callable[[Path], None],
+    *,
+    vocabulary: frozenset[str] = frozenset(),
 ) -> list[Path]:
     """Run ``write(staging_folder)``, check every file for identifiers, move them into
     ``target`` (the record last). :class:`DataError` and nothing changed if a check fails;
-    :class:`ConfigError` if ``target`` cannot be written."""
+    :class:`ConfigError` if ``target`` cannot be written. Words in ``vocabulary`` (the
+    product's own, see :meth:`Redactor.kinds_in`) do not count as identifiers."""
     try:
         target.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".register-", suffix=".part", dir=target))
@@ -79,15 +93,35 @@ def stage_and_commit(
         write(staging)
         written = sorted(staging.iterdir(), key=lambda p: (p.name == RECORD_FILE, p.name))
         for path in written:
-            kinds = redactor.kinds_in(text_of(path))
-            if kinds:
-                raise DataError(
-                    f"refusing to register: {path.name} would hold original "
-                    f"{', '.join(kinds)} identifiers"
-                )
+            pieces = located_text(path)
+            if redactor.kinds_in("\n".join(t for _, t in pieces), vocabulary=vocabulary):
+                raise _refusal(path.name, pieces, redactor, vocabulary)
         (target / RECORD_FILE).unlink(missing_ok=True)  # incomplete until the new record lands
         for path in written:
             os.replace(path, target / path.name)
         return [target / p.name for p in written]
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _refusal(
+    name: str, pieces: list[tuple[str, str]], redactor: Redactor, vocabulary: frozenset[str]
+) -> DataError:
+    """The error for an output holding an identifier: which kinds, where, and what to do (the
+    value itself is never quoted)."""
+    kinds: list[str] = []
+    places: list[str] = []
+    for where, text in pieces:
+        found = redactor.kinds_in(text, vocabulary=vocabulary)
+        if found:
+            kinds.extend(k for k in found if k not in kinds)
+            if where not in places:
+                places.append(where)
+    shown = ", ".join(places[:5]) + (f" and {len(places) - 5} more" if len(places) > 5 else "")
+    return DataError(
+        f"refusing to register: {name} would hold original {', '.join(kinds)} identifiers "
+        f"(at {shown}); nothing was written. What is there most likely comes from the source "
+        "files (a file or folder name, a Modality value, a reader's message) and equals a "
+        "patient's name or ID: rename the files or folders that carry it, or move that patient's files "
+        "out of the folder, and register again"
+    )

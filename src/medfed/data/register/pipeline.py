@@ -1,8 +1,9 @@
 """``register_folder``: a hospital folder in, a registered dataset a node trains on out.
 
-read + de-identify + verify (``read.py``) → clean (5.3.3.2a-b) → standardise (5.3.3.2c) →
-patient-level split (5.3.3.2d) → the dataset record (5.3.1), the cleaning report, the data
-card (5.2d) and the node's data file, written all together or not at all (``outputs.py``).
+read + de-identify + verify (``read.py``, on several processes: ``parallel.py``) → clean
+(5.3.3.2a-b) → standardise (5.3.3.2c) → patient-level split (5.3.3.2d) → the dataset record
+(5.3.1), the cleaning report, the data card (5.2d) and the node's data file, written all
+together or not at all (``outputs.py``).
 """
 
 from __future__ import annotations
@@ -33,9 +34,15 @@ from medfed.data.prepare import (
 )
 from medfed.data.register.adapter import class_index, corrupt_items, to_image_item
 from medfed.data.register.options import RegisterOptions
-from medfed.data.register.outputs import RECORD_FILE, stage_and_commit, write_json, write_npz
+from medfed.data.register.outputs import (
+    RECORD_FILE,
+    json_strings,
+    stage_and_commit,
+    write_json,
+    write_npz,
+)
 from medfed.data.register.read import Progress, Read, read_folder
-from medfed.data.register.redact import Redactor
+from medfed.data.register.redact import Redactor, words_with_letters
 from medfed.errors import ConfigError, DataError
 
 DATA_FILE = "data.npz"  # what ``medfed node --data`` reads: train and validation splits
@@ -114,6 +121,7 @@ def register_folder(
         "ingest_skipped": _skip_counts(read),
         "burned_in_excluded": len(read.burned_in),
         "unlabelled_excluded": unlabelled,
+        "deidentification": _deid_counts(read),
         "clean": cleaning.to_dict(),
     }
 
@@ -136,7 +144,8 @@ def register_folder(
         (folder / DATACARD_TEXT).write_text(card.render_text() + "\n", encoding="utf-8")
         write_json(folder / RECORD_FILE, record)
 
-    files = stage_and_commit(out, redactor, write)
+    vocabulary = _own_vocabulary(options, record, card, report, kept)
+    files = stage_and_commit(out, redactor, write, vocabulary=vocabulary)
     return Registration(out, tuple(files), record, cleaning, card)
 
 
@@ -177,13 +186,60 @@ def _standardised(items: list[ImageItem], options: RegisterOptions, on_progress:
     config = options.standardise_config()
     shape = image_shape(options.info, options.size)
     out = np.zeros((len(items), *shape), dtype=np.uint8)
+    # In this process: sending full-size pixels to a worker costs about what standardising
+    # them does, so a pool here was measured slower than none.
     for k, item in enumerate(items):
         grey = standardise(item, config).pixels
-        assert grey is not None
+        assert grey is not None  # only items with pixels are kept by cleaning
         out[k] = grey[..., None] if len(shape) == grey.ndim + 1 else grey
         if on_progress is not None:
             on_progress("standardise", k + 1, len(items))
     return out
+
+
+def _deid_counts(read: Read) -> dict[str, Any]:
+    """What de-identification changed beyond the profile's usual work, by reason."""
+    return {
+        "unshiftable_dates_removed": {
+            "files": read.files_with_unshiftable_dates,
+            "elements": dict(sorted(read.unshiftable_dates.items())),
+        },
+        "overlay_bits_cleared_files": read.overlay_bits_cleared,
+    }
+
+
+def _own_vocabulary(
+    options: RegisterOptions,
+    record: dict[str, Any],
+    card: DataCard,
+    report: dict[str, Any],
+    kept: list[ImageItem],
+) -> frozenset[str]:
+    """Words the outputs hold whatever the images are (class and field names, the task, the
+    party, the fixed wording), less every word that text from the source files (paths shown,
+    readers' messages, Modality values) also puts there: an identifier equal to such a word
+    leaks nothing, unless it came from a file."""
+    card_fields = {k: v for k, v in card.to_dict().items() if k != "modalities"}
+    ours = [
+        *options.info.labels,
+        options.task,
+        options.party,
+        dataclasses.replace(card, modalities={}).render_text(),
+        *json_strings(card_fields, field_names=True),
+        *json_strings({k: v for k, v in record.items() if k not in ("source", "checksums")},
+                      field_names=True),
+        report["summary"],
+        *json_strings({k: v for k, v in report.items() if k != "clean"}, field_names=True),
+        *json_strings(report["clean"]["counts"], field_names=True),
+    ]
+    source = record["source"]
+    theirs = [
+        *source["checksums"],
+        *source["modalities"],
+        *(text for s in source["skipped"] for text in (s["path"], s["detail"])),
+        *(item.item_id for item in kept),
+    ]
+    return words_with_letters(ours) - words_with_letters(theirs)
 
 
 def _skip_counts(read: Read) -> dict[str, int]:
@@ -247,5 +303,8 @@ def _record(
             "profile": "DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile",
             "dates": "shifted per patient" if options.shift_dates else "removed",
             "pseudonyms": "keyed hash of the original ID (the key stays at the hospital)",
+            "unshiftable_dates": "removed or emptied as the profile does without the date "
+            "option; the image is kept",
+            **_deid_counts(read),
         },
     }

@@ -2,7 +2,7 @@
 
 Nothing identifying gets past this step: each DICOM dataset is de-identified (PS3.15 Annex E
 basic profile) and verified before its pixels are decoded; a dataset the verifier faults
-stops the registration. Images whose pixels carry burned-in text are excluded. Every
+stops the registration. A date that cannot be shifted is removed (and counted), not the image. Images whose pixels carry burned-in text are excluded. Every
 patient, whatever the format, is known from here on only by its study-local pseudonym.
 Labels are looked up by the original ID here, since later steps never see it.
 """
@@ -10,14 +10,17 @@ Labels are looked up by the original ID here, since later steps never see it.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydicom.dataset import Dataset
+
 from medfed.data.deid import (
     DeidOptions,
+    Finding,
     Identifiers,
-    collect_identifiers,
     deidentify,
     find_residual_identifiers,
 )
@@ -33,6 +36,7 @@ from medfed.data.ingest.others import (
 )
 from medfed.data.ingest.record import file_sha256
 from medfed.data.register.options import RegisterOptions
+from medfed.data.register.parallel import ordered_map
 from medfed.data.register.redact import Redactor
 from medfed.errors import DataError
 
@@ -50,6 +54,10 @@ class Read:
     found: list[Identifiers] = field(default_factory=list)
     own: dict[str, Identifiers] = field(default_factory=dict)  # each file's own identifiers
     label_problems: dict[str, int] = field(default_factory=dict)
+    # Date and time elements (by keyword) removed or emptied because they could not be shifted.
+    unshiftable_dates: Counter[str] = field(default_factory=Counter)
+    files_with_unshiftable_dates: int = 0
+    overlay_bits_cleared: int = 0  # files whose pixel words had bits set outside Bits Stored
 
     def redactor(self) -> Redactor:
         """Finds these identifiers in what the registration writes."""
@@ -77,8 +85,76 @@ def list_files(root: Path, options: RegisterOptions) -> list[Path]:
     return files
 
 
+@dataclass(frozen=True)
+class _Task:
+    """One file to read, with what reading it needs (sent to a worker process)."""
+
+    path: Path
+    source: str
+    deid: DeidOptions
+    modality: str
+
+
+@dataclass(frozen=True)
+class _FileRead:
+    """What reading one file gave. ``sha256`` is ``None`` when its bytes could not be read;
+    ``others`` are the items of a non-DICOM file (original patient IDs); a DICOM file gives
+    its source identifiers and, unless its pixels carry burned-in text (``burned_in``) or the
+    verifier found something (``findings``), its de-identified ``dataset``."""
+
+    source: str
+    sha256: str | None = None
+    skipped: tuple[Skipped, ...] = ()
+    others: tuple[Item, ...] = ()
+    originals: Identifiers | None = None
+    dataset: Dataset | None = None
+    burned_in: bool = False
+    findings: tuple[Finding, ...] = ()
+    original_id: str = ""
+    unshiftable_dates: tuple[str, ...] = ()
+    overlay_bits_cleared: bool = False
+
+
+def _read_file(task: _Task) -> _FileRead:
+    """Read, de-identify and verify one file (runs in a worker process; never raises for a
+    bad file)."""
+    source = task.source
+    try:
+        sha256 = file_sha256(task.path)
+    except OSError as exc:
+        return _FileRead(source, skipped=(Skipped(source, SkipReason.UNREADABLE, str(exc)),))
+    if task.path.name.lower().endswith(NIFTI_SUFFIXES + PICTURE_SUFFIXES + (".npz",)):
+        result = _read_other(task.path, source, sha256, task.modality)
+        if isinstance(result, Skipped):
+            return _FileRead(source, sha256, skipped=(result,))
+        return _FileRead(source, sha256, others=(result,) if isinstance(result, Item) else tuple(result))
+    ds = read_dicom(task.path, source)
+    if isinstance(ds, Skipped):
+        return _FileRead(source, sha256, skipped=(ds,))
+    deid = deidentify(ds, task.deid)
+    findings = () if deid.excluded else find_residual_identifiers(
+        deid.dataset, deid.originals, source=source
+    )
+    usable = not deid.excluded and not findings
+    return _FileRead(
+        source,
+        sha256,
+        originals=deid.originals,
+        dataset=deid.dataset if usable else None,  # pixels travel back only when they are used
+        burned_in=deid.excluded,
+        findings=findings,
+        original_id=str(ds.get("PatientID", "") or "").strip() if usable else "",
+        unshiftable_dates=deid.unshiftable_dates,
+        overlay_bits_cleared=deid.cleared_unused_bits,
+    )
+
+
 def read_folder(root: Path, options: RegisterOptions, on_progress: Progress | None = None) -> Read:
-    """De-identify, verify and decode every file under ``root`` (see the module docstring)."""
+    """De-identify, verify and decode every file under ``root`` (see the module docstring).
+
+    Files are read on ``options.workers`` processes; what they give is taken in file order,
+    so the result is the same for any number of workers.
+    """
     files = list_files(root, options)
     labels = read_labels(options.labels) if options.labels else {}
     by_file_stem = options.labels is not None and options.labels.key is LabelKey.FILE_STEM
@@ -95,55 +171,40 @@ def read_folder(root: Path, options: RegisterOptions, on_progress: Progress | No
             return labels[ident]
         return fallback
 
-    for done, path in enumerate(files, 1):
-        source = str(path.relative_to(root))
-        try:
-            sha256 = file_sha256(path)
-        except OSError as exc:
-            out.skipped.append(Skipped(source, SkipReason.UNREADABLE, str(exc)))
-            continue
-        out.checksums[source] = sha256
-        lower = path.name.lower()
-        if lower.endswith(NIFTI_SUFFIXES + PICTURE_SUFFIXES + (".npz",)):
-            for item in _read_other(path, source, sha256, options, out):
-                label = label_of(item.patient_id, path, item.label)
-                own = Identifiers(ids=frozenset({item.patient_id}))
-                out.found.append(own)
-                out.own[source] = own
-                out.items.append(
-                    dataclasses.replace(
-                        item, patient_id=options.key.pseudonym(item.patient_id), label=label
-                    )
+    tasks = [_Task(p, str(p.relative_to(root)), deid, options.modality) for p in files]
+    for done, (path, got) in enumerate(
+        zip(files, ordered_map(_read_file, tasks, options.workers), strict=True), 1
+    ):
+        source = got.source
+        out.skipped.extend(got.skipped)
+        if got.sha256 is not None:
+            out.checksums[source] = got.sha256
+        for item in got.others:
+            label = label_of(item.patient_id, path, item.label)
+            own = Identifiers(ids=frozenset({item.patient_id}))
+            out.found.append(own)
+            out.own[source] = own
+            out.items.append(
+                dataclasses.replace(
+                    item, patient_id=options.key.pseudonym(item.patient_id), label=label
                 )
-        else:
-            ds = read_dicom(path, source)
-            if isinstance(ds, Skipped):
-                out.skipped.append(ds)
-            else:
-                try:
-                    result = deidentify(ds, deid)
-                except DataError as exc:  # a date that cannot be shifted
-                    # Its identifiers still count: the file's path and any other output
-                    # must be checked against them.
-                    own = collect_identifiers(ds)
-                    out.found.append(own)
-                    _vouch(out, source, own)
-                    out.skipped.append(Skipped(source, SkipReason.UNREADABLE, str(exc)))
-                    continue
-                out.found.append(result.originals)
-                _vouch(out, source, result.originals)
-                if result.excluded:
-                    out.burned_in.append(source)
-                    continue
-                findings = find_residual_identifiers(result.dataset, result.originals, source=source)
-                if findings:
-                    raise DataError(
-                        "refusing to register: de-identification left identifiers in "
-                        + "; ".join(str(f) for f in findings[:5])
-                    )
-                original_id = str(ds.get("PatientID", "") or "").strip()
-                dicom_labels[source] = label_of(original_id, path, None)
-                dicom.add_dataset(result.dataset, source, sha256)
+            )
+        if got.originals is not None:
+            out.found.append(got.originals)
+            _vouch(out, source, got.originals)
+            out.unshiftable_dates.update(got.unshiftable_dates)
+            out.files_with_unshiftable_dates += bool(got.unshiftable_dates)
+            out.overlay_bits_cleared += got.overlay_bits_cleared
+        if got.findings:
+            raise DataError(
+                "refusing to register: de-identification left identifiers in "
+                + "; ".join(str(f) for f in got.findings[:5])
+            )
+        if got.burned_in:
+            out.burned_in.append(source)
+        elif got.dataset is not None and got.sha256 is not None:
+            dicom_labels[source] = label_of(got.original_id, path, None)
+            dicom.add_dataset(got.dataset, source, got.sha256)
         if on_progress is not None:
             on_progress("read and de-identify", done, len(files))
     dicom.finish()
@@ -172,17 +233,10 @@ def _vouch(out: Read, source: str, own: Identifiers) -> None:
         out.own[source] = own
 
 
-def _read_other(
-    path: Path, source: str, sha256: str, options: RegisterOptions, out: Read
-) -> list[Item]:
+def _read_other(path: Path, source: str, sha256: str, modality: str) -> Item | Skipped | list[Item]:
     lower = path.name.lower()
     if lower.endswith(NIFTI_SUFFIXES):
-        result: Item | Skipped | list[Item] = read_nifti(path, source, sha256, options.modality)
-    elif lower.endswith(PICTURE_SUFFIXES):
-        result = read_picture(path, source, sha256, options.modality)
-    else:
-        result = read_npz(path, source, sha256, options.modality)
-    if isinstance(result, Skipped):
-        out.skipped.append(result)
-        return []
-    return [result] if isinstance(result, Item) else result
+        return read_nifti(path, source, sha256, modality)
+    if lower.endswith(PICTURE_SUFFIXES):
+        return read_picture(path, source, sha256, modality)
+    return read_npz(path, source, sha256, modality)

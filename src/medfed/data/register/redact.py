@@ -15,7 +15,7 @@ not be read is shown only as its hash, since nothing can vouch for it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from medfed.data.deid import Identifiers
 
@@ -30,6 +30,15 @@ WITHHELD = "detail withheld: it names a patient"
 def tokens(text: str) -> set[str]:
     """Every token and word of ``text``, upper-cased."""
     return {t.upper() for t in _TOKEN.findall(text)} | {w.upper() for w in _TEXT_WORD.findall(text)}
+
+
+def words_with_letters(texts: Iterable[str]) -> frozenset[str]:
+    """Every token and word of ``texts`` (upper-cased) that holds a letter: numbers, dates and
+    UIDs are never vocabulary."""
+    found: set[str] = set()
+    for text in texts:
+        found |= tokens(text)
+    return frozenset(t for t in found if any(c.isalpha() for c in t))
 
 
 def _is_uid_like(uid: str) -> bool:
@@ -72,9 +81,14 @@ class Redactor:
         # a patient nobody else in the folder names: its path cannot be vouched for.
         self._unread_redacted = unread_redacted
 
-    def kinds_in(self, text: str) -> list[str]:
-        """Which kinds of identifier (name, id, uid, date) occur in ``text`` as tokens."""
-        found = tokens(text)
+    def kinds_in(self, text: str, *, vocabulary: frozenset[str] = frozenset()) -> list[str]:
+        """Which kinds of identifier (name, id, uid, date) occur in ``text`` as tokens.
+
+        Tokens in ``vocabulary`` (upper-cased) do not count: words the product writes whatever
+        the images hold, such as a class named "normal", tell nothing about a patient of that
+        name. A whole name (``Normal^Jane``) or any other part of it still counts.
+        """
+        found = tokens(text) - vocabulary
         return [kind for kind, values in self._kinds.items() if not values.isdisjoint(found)]
 
     def names_anyone(self, text: str) -> bool:

@@ -21,6 +21,7 @@ from medfed.data.deid import (
     find_residual_identifiers,
     verify_deidentified,
 )
+from medfed.data.deid.dates import shift_da
 from medfed.data.ingest import SkipReason, ingest_folder
 from medfed.errors import DataError
 
@@ -75,13 +76,50 @@ def test_free_text_the_profile_removes_is_removed_whatever_it_says(keyword: str,
     assert FindingKind.LISTED_ATTRIBUTE in kinds
 
 
-@pytest.mark.filterwarnings("ignore:Invalid value for VR DA")
-def test_a_malformed_date_is_refused_without_quoting_it() -> None:
+@pytest.mark.clause("5.2c")
+@pytest.mark.clause("5.6a")
+@pytest.mark.filterwarnings("ignore:Invalid value for VR D")
+@pytest.mark.parametrize(
+    ("keyword", "value", "emptied"),
+    [
+        ("StudyDate", "Doe John", True),  # typed into the wrong field; Type 2, so Z: emptied
+        ("SeriesDate", "00010101", False),  # too early to move back by any offset: X, removed
+        ("AcquisitionDateTime", "2020AB31120000", False),  # not a date: X, removed
+    ],
+)
+def test_a_date_that_cannot_be_shifted_is_removed_and_the_image_kept(
+    keyword: str, value: str, emptied: bool
+) -> None:
     ds = _ct()
-    ds.StudyDate = "Doe John"  # typed into the wrong field
-    with pytest.raises(DataError, match="StudyDate: not a DICOM date") as caught:
-        deidentify(ds, OPTIONS)
-    assert "Doe" not in str(caught.value)
+    setattr(ds, keyword, value)
+    result = deidentify(ds, OPTIONS)
+    out = result.dataset
+    assert result.unshiftable_dates == (keyword,)
+    if emptied:
+        assert keyword in out and not out[keyword].value
+    else:
+        assert keyword not in out
+    assert verify_deidentified(out, result.originals).passed  # no original date survives
+    assert value not in str(out)
+    assert out.ContentDate != ds.ContentDate and len(out.ContentDate) == 8  # others still shifted
+    assert (out.pixel_array == ds.pixel_array).all()
+
+
+@pytest.mark.filterwarnings("ignore:Invalid value for VR DA")
+def test_a_folder_keeps_a_file_whose_date_cannot_be_shifted_and_counts_it(tmp_path: Path) -> None:
+    ds = _ct()
+    ds.StudyDate = "Doe John"
+    (tmp_path / "in").mkdir()
+    ds.save_as(tmp_path / "in" / "a.dcm")
+    report = deidentify_folder(tmp_path / "in", tmp_path / "out", OPTIONS)
+    assert (report.written, report.skipped, report.unshiftable_dates) == (1, (), 1)
+    assert verify_deidentified(tmp_path / "out").files_checked == 1
+
+
+def test_a_shifted_date_keeps_eight_digits_before_the_year_1000() -> None:
+    assert shift_da("10000115", 30) == "09991216"
+    with pytest.raises(DataError, match="too early"):
+        shift_da("00010105", 10)
 
 
 @pytest.mark.clause("5.6a")

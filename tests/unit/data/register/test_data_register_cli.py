@@ -46,3 +46,15 @@ def test_register_errors_are_one_line_with_exit_status_2(tmp_path: Path, capsys)
                  "--deid-key", str(tmp_path / "k")])
     assert code == 2
     assert "holds no files to register" in capsys.readouterr().err
+
+
+def test_register_workers_option_is_checked(tmp_path: Path, capsys) -> None:
+    _folder(tmp_path / "in")
+    argv = ["data", "register", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--task", "breastmnist",
+            "--labels", str(tmp_path / "in" / "labels.csv"), "--label-key", "file_stem",
+            "--deid-key", str(tmp_path / "k")]
+    assert main([*argv, "--workers", "0"]) == 2
+    assert "workers must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert main([*argv, "--workers", "1"]) == 0
+    assert (tmp_path / "out" / "data.npz").is_file()

@@ -84,19 +84,24 @@ def test_files_beside_the_images_in_a_patient_folder_do_not_leak_its_name(tmp_pa
 
 @pytest.mark.clause("5.2c")
 @pytest.mark.filterwarnings("ignore:Invalid value for VR DA")
-def test_a_file_whose_date_cannot_be_shifted_is_counted_and_names_no_one(tmp_path: Path) -> None:
+def test_a_date_that_cannot_be_shifted_is_removed_counted_and_the_image_kept(tmp_path: Path) -> None:
     csv_path = _hospital(tmp_path / "in")
     bad = _ct(20)
     bad.PatientName, bad.PatientID, bad.StudyDate = "Concealed^Person", "MRN99999", "Concealed"
     (tmp_path / "in" / "Concealed_Person").mkdir()
     bad.save_as(tmp_path / "in" / "Concealed_Person" / "MRN99999.dcm")
+    with csv_path.open("a", newline="") as handle:
+        handle.write("MRN99999,1\n")
     reg = register_folder(tmp_path / "in", tmp_path / "out", _options(csv_path))
     text = _outputs(tmp_path / "out")
     for identifier in ("Concealed", "MRN99999"):
         assert identifier not in text
-    (skipped,) = reg.record["source"]["skipped"]
-    assert skipped["reason"] == "UNREADABLE" and skipped["path"].startswith("redacted-")
-    assert reg.cleaning.to_dict()["counts"]["corrupt"] == 1
+    assert reg.record["source"]["skipped"] == []
+    assert reg.record["counts"]["kept"] == 9 and reg.cleaning.to_dict()["counts"]["corrupt"] == 0
+    removed = {"files": 1, "elements": {"StudyDate": 1}}
+    assert reg.record["deidentification"]["unshiftable_dates_removed"] == removed
+    cleaning = json.loads((tmp_path / "out" / "cleaning.json").read_text())
+    assert cleaning["deidentification"]["unshiftable_dates_removed"] == removed
 
 
 @pytest.mark.clause("5.2c")

@@ -157,7 +157,8 @@ def test_registration_is_refused_when_de_identification_leaves_an_identifier(
         return result
 
     monkeypatch.setattr(read_module, "deidentify", leaky)
-    options = RegisterOptions(task="pneumoniamnist", key=KEY, labels=LabelOptions(csv_path))
+    # One process: worker processes import the module afresh and would not see the patch.
+    options = RegisterOptions(task="pneumoniamnist", key=KEY, labels=LabelOptions(csv_path), workers=1)
     with pytest.raises(DataError, match="refusing to register: de-identification left .*InstitutionName"):
         register_folder(tmp_path / "in", tmp_path / "out", options)
     assert not (tmp_path / "out").exists()
