@@ -64,6 +64,7 @@ class ClientLevelDP(Strategy):
         self.delta = delta
         self.adaptive = adaptive
         self.clip_history: list[float] = [clip_norm]
+        self._released_fraction: float | None = None
         self._gaussian = gaussian
 
     def _update_noise_multiplier(self) -> float:
@@ -111,7 +112,9 @@ class ClientLevelDP(Strategy):
         result: Arrays = {}
         for key, base in global_params.items():
             if not np.issubdtype(base.dtype, np.floating):
-                result[key] = np.asarray(np.max(np.stack([r.params[key] for r in replies]), axis=0))
+                # Integer buffers (BatchNorm's batch counter) count a hospital's batches: the
+                # released model keeps the global value rather than publish them un-noised.
+                result[key] = base.copy()
                 continue
             mean_delta = sum(r.params[key].astype(np.float64) - base for r in replies) / n
             noisy = base + mean_delta + self._gaussian(base.shape, sigma)
@@ -124,6 +127,13 @@ class ClientLevelDP(Strategy):
             self._adapt(replies)
         return result
 
+    def aggregate_metrics(self, replies: Sequence[ClientReply]) -> dict[str, float]:
+        """Nothing the hospitals measured on their data is published un-noised beside ε: their
+        validation scores, losses and sizes would each tell about one hospital. Only the noisy
+        fraction of unclipped updates that adaptive clipping releases (and pays for) is kept."""
+        del replies
+        return {} if self._released_fraction is None else {"unclipped": self._released_fraction}
+
     def _count_noise(self) -> float:
         assert self.adaptive is not None
         # (2 sigma_b)^-2 = 0.1 sigma^-2: the count costs a tenth of the privacy budget.
@@ -134,5 +144,6 @@ class ClientLevelDP(Strategy):
         n = len(replies)
         count = sum(float(r.metrics.get("unclipped", 0.0)) for r in replies)
         fraction = (count + float(self._gaussian((1,), self._count_noise())[0])) / n
+        self._released_fraction = fraction
         self.clip_norm *= float(np.exp(-self.adaptive.learning_rate * (fraction - self.adaptive.target_quantile)))
         self.clip_history.append(self.clip_norm)

@@ -322,6 +322,8 @@ class StudyConfig:
                 f"[privacy] secagg_threshold={self.privacy.secagg_threshold} exceeds the {n_data} data parties"
             )
         if self.vertical is not None:
+            if self.training.class_weight is not ClassWeight.NONE:
+                raise ConfigError("[training] class_weight applies to horizontal studies; [vertical] studies use none")
             if self.vertical.label_party not in self.hospitals:
                 raise ConfigError(f"[vertical] label_party {self.vertical.label_party!r} is not a 'data' party")
             if self.vertical.arbiter not in {p.name for p in self.by_role(Role.AUX)}:
@@ -333,8 +335,8 @@ class StudyConfig:
             raise ConfigError(f"[adversary] nodes {unknown} are not data parties")
         if self.training.class_weight is not ClassWeight.NONE and self.privacy.mechanism is Mechanism.DP_SGD:
             raise ConfigError(
-                "[training] class_weight 'balanced' is not combined with dp_sgd: weighting records "
-                "by class would let a rare-class record move the model more than the clipping bound says"
+                "[training] class_weight 'balanced' is not combined with dp_sgd: each record's weight "
+                "would depend on the other records' labels, outside what per-record clipping bounds"
             )
         if self.training.min_nodes > len(self.by_role(Role.DATA)):
             raise ConfigError(

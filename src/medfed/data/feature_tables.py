@@ -17,14 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
+from medfed.data.features.base import params_digest
 from medfed.data.medmnist import DatasetInfo, MedMNIST, Split, dataset_info, load_medmnist
 from medfed.data.partition import train_val_split
 from medfed.data.radiomics import RADIOMICS_TABLES, radiomics_splits
+from medfed.data.radiomics import table_signatures as radiomics_signatures
 from medfed.data.tabular import (
     IMAGE_STATISTICS_NAMES,
     Table,
     fit_standardizer,
     image_statistics,
+    image_statistics_params,
     load_breast_cancer_table,
 )
 from medfed.errors import DataError, DataIntegrityError, DataUnavailableError
@@ -41,6 +44,17 @@ IMAGE_STATISTICS_COLUMNS = {
     "pneumoniamnist_texture": ("glcm_contrast", "glcm_homogeneity", "glcm_energy", "glcm_correlation"),
 }
 VAL_FRACTION = 0.1
+
+
+def table_signatures(flag: str) -> list[str]:
+    """The extractor signatures of table ``flag``, as its hospitals' data files record them:
+    radiomics tables list their extractors; an image-statistics table names its source images
+    and columns, so parties on different tables are told apart before modeling (5.3.2d)."""
+    if flag in IMAGE_STATISTICS_SOURCES:
+        columns = IMAGE_STATISTICS_COLUMNS.get(flag, IMAGE_STATISTICS_NAMES)
+        params = {**image_statistics_params(), "source": IMAGE_STATISTICS_SOURCES[flag], "columns": list(columns)}
+        return [f"image_statistics/v1/sha256:{params_digest(params)}"]
+    return radiomics_signatures(flag)
 
 
 def load_feature_table(flag: str, *, seed: int, data_dir: Path | None = None) -> MedMNIST:

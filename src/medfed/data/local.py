@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from medfed.data._npz import read_npz
+from medfed.data.feature_tables import table_signatures
 from medfed.data.medmnist import DatasetInfo, Split, dataset_info, image_shape
-from medfed.data.radiomics import table_signatures
 from medfed.errors import DataError, DataIntegrityError, DataUnavailableError
 
 _KEYS = ("train_images", "train_labels", "val_images", "val_labels", "meta")

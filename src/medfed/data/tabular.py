@@ -320,3 +320,9 @@ def _glcm_features(q: np.ndarray) -> np.ndarray:
     cov = np.sum(glcm * (i - mu[:, None, None]) * (j - mu[:, None, None]), axis=(1, 2))
     correlation = np.where(var > 1e-12, cov / np.where(var > 1e-12, var, 1.0), 1.0)
     return np.column_stack([contrast, homogeneity, energy, correlation])
+
+
+def image_statistics_params() -> dict[str, object]:
+    """What fixes ``image_statistics``' output: hashed into a table's extractor signature."""
+    return {"percentiles": list(_PERCENTILES), "glcm_levels": _GLCM_LEVELS, "glcm_distance": 1,
+            "glcm_angles": [0, 45, 90, 135], "features": list(IMAGE_STATISTICS_NAMES)}

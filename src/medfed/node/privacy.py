@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 
 from medfed.aggregation.client_dp import update_norm
-from medfed.errors import MedfedError
+from medfed.errors import ConfigError, MedfedError
 from medfed.privacy.accounting import TightAccountant
+
+_MECHANISMS = frozenset({"none", "dp_sgd", "dp_fedavg"})
 
 
 class PrivacyBudgetError(MedfedError):
@@ -30,6 +32,19 @@ class RoundPrivacy:
 
     @classmethod
     def from_task(cls, config: dict[str, Any]) -> RoundPrivacy:
+        """The round's privacy plan; ConfigError for a mechanism this node does not apply, or
+        client-level DP under encryption, where nobody adds the noise the node would account."""
+        mechanism = str(config.get("mechanism", "none"))
+        if mechanism not in _MECHANISMS:
+            raise ConfigError(
+                f"the task asks for privacy mechanism {mechanism!r}; this node applies "
+                f"{', '.join(sorted(_MECHANISMS))}"
+            )
+        if mechanism == "dp_fedavg" and config.get("encryption"):
+            raise ConfigError(
+                "the task combines dp_fedavg with encryption: the aggregator adds no noise to an "
+                "encrypted sum, so the round would not be private as accounted; refused"
+            )
         return cls(
             mechanism=str(config.get("mechanism", "none")),
             noise_multiplier=float(config.get("noise_multiplier", 0.0)),

@@ -103,6 +103,12 @@ class NodeWorker:
             raise DataError(
                 f"the study expects {config.get('dims')}D images; {self.name}'s dataset is {self.dataset.dims}D"
             )
+        if self.dataset.dims == 0 and config.get("in_channels") != self._train[0].shape[1]:
+            # A feature table of another width: say so before a matrix product fails on it.
+            raise DataError(
+                f"the study's model takes {config.get('in_channels')} features per record; "
+                f"{self.name}'s feature table has {self._train[0].shape[1]}: it holds another table"
+            )
         key = (config["model"], config["in_channels"], config["n_classes"], config["dims"])
         if self._model is None or key != self._model_key:
             self._model = build_model(
@@ -165,6 +171,8 @@ class NodeWorker:
         plan = RoundPrivacy.from_task(config)
         n = int(labels.shape[0])
         if plan.mechanism == "dp_sgd":
+            if cfg.balanced_classes:
+                raise ConfigError("the task asks for class-balanced weights with dp_sgd; this node refuses the pair")
             # Imported here: Opacus is heavy, and most studies never load it at a node.
             from medfed.training.dp_sgd import check_dp_compatible, train_local_dp
 

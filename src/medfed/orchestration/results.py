@@ -15,13 +15,14 @@ from rich.console import Console
 from rich.table import Table
 from safetensors.numpy import save_file
 
-from medfed.core.config import StudyConfig
+from medfed.core.config import Mechanism, StudyConfig
 from medfed.core.goals import RELEASES, Criterion
 from medfed.core.messages import Arrays
 from medfed.data import images_to_float
 from medfed.evaluation import Metrics, classification_metrics, compare, write_report
 from medfed.models import build_model, load_arrays
 from medfed.orchestration.scenario import Scenario
+from medfed.privacy.accounting import TightAccountant
 from medfed.training import as_tensors, predict_proba
 
 
@@ -90,8 +91,32 @@ def _privacy(study: StudyConfig, rounds: list[dict[str, Any]]) -> dict[str, Any]
         "clip_norm": p.clip_norm if p.mechanism.value != "none" else None,
         "delta": p.delta if p.mechanism.value != "none" else None,
         "epsilon": max(final) if final else None,
+        "adjacency": _ADJACENCY.get(p.mechanism.value),
+        "epsilon_replace_one": _replace_one_epsilon(study, per_round),
         "per_round": per_round,
     }
+
+
+_ADJACENCY = {
+    "dp_sgd": "add or remove one record (Poisson-sampled batches)",
+    # As DP-FedAvg is usually stated (McMahan et al. 2018): who takes part is public, what a
+    # hospital contributes is hidden.
+    "dp_fedavg": "one hospital's update replaced by zero (its data hidden, its participation public)",
+}
+
+
+def _replace_one_epsilon(study: StudyConfig, per_round: list[dict[str, Any]]) -> float | None:
+    """Client-level ε if one hospital's update may be swapped for any other: twice the
+    sensitivity, i.e. half the noise multiplier, over the rounds the busiest hospital took part in."""
+    p = study.privacy
+    if p.mechanism is not Mechanism.DP_FEDAVG:
+        return None
+    rounds = max((sum(name in r["epsilon"] for r in per_round) for name in study.hospitals), default=0)
+    if rounds == 0:
+        return None
+    accountant = TightAccountant()
+    accountant.step(noise_multiplier=p.noise_multiplier / 2, sample_rate=1.0, steps=rounds)
+    return accountant.epsilon(p.delta)
 
 
 def _metric_dict(m: Metrics) -> dict[str, Any]:

@@ -55,10 +55,11 @@ def _optimizer(model: nn.Module, cfg: LocalTrainConfig) -> torch.optim.Optimizer
     raise ConfigError(f"unknown optimizer {cfg.optimizer!r}; choose adam or sgd")
 
 
-def class_weights(labels: torch.Tensor) -> torch.Tensor:
+def class_weights(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
     """Scikit-learn's 'balanced' weights from this party's own labels: n / (k x count) for
     each of the k classes present; a class absent here gets weight 0 (it has no loss term)."""
-    n_classes = int(labels.max()) + 1
+    if labels.numel() and not 0 <= int(labels.min()) <= int(labels.max()) < n_classes:
+        raise ConfigError(f"labels must lie in 0..{n_classes - 1} for a {n_classes}-class model")
     counts = torch.bincount(labels, minlength=n_classes).to(torch.float32)
     present = counts > 0
     weights = torch.zeros(n_classes, dtype=torch.float32, device=labels.device)
@@ -85,7 +86,7 @@ def train_local(
     start = time.perf_counter()
     model.train()
     optimizer = _optimizer(model, cfg)
-    loss_fn = nn.CrossEntropyLoss(weight=class_weights(labels) if cfg.balanced_classes else None)
+    loss_fn = nn.CrossEntropyLoss()
     anchor = [p.detach().clone() for p in model.parameters()] if cfg.proximal_mu > 0 else None
     generator = torch.Generator().manual_seed(shuffle_seed)
     total_loss, correct, seen = 0.0, 0, 0
@@ -98,6 +99,9 @@ def train_local(
             x, y = images[index], labels[index]
             optimizer.zero_grad(set_to_none=True)
             logits = model(x)
+            if cfg.balanced_classes and loss_fn.weight is None:
+                # Sized by the model's outputs: a class missing from this party still has a slot.
+                loss_fn = nn.CrossEntropyLoss(weight=class_weights(labels, int(logits.shape[1])))
             loss = loss_fn(logits, y)
             if anchor is not None:
                 prox = sum((p - a).pow(2).sum() for p, a in zip(model.parameters(), anchor, strict=True))

@@ -45,8 +45,19 @@ def test_aggregate_is_the_uniform_mean_plus_noise_scaled_by_sigma_c_over_n() -> 
     ]
     result = _wrapper(gaussian).aggregate(1, base, replies)
     np.testing.assert_allclose(result["w"], [0.3 + 0.25, 0.4 + 0.25], rtol=1e-6)
-    assert seen == [pytest.approx(2.0 * 1.0 / 2)] and int(result["n"]) == 5
+    # Integer buffers (a BatchNorm batch count) would tell a hospital's size: the global value stays.
+    assert seen == [pytest.approx(2.0 * 1.0 / 2)] and int(result["n"]) == 3
     assert update_norm(replies[0].params, base) == pytest.approx(0.6)
+
+
+@pytest.mark.clause("5.4.3.3-4")
+def test_no_hospital_measurement_is_published_unnoised() -> None:
+    replies = [
+        ClientReply("a", {}, 261, {"val_auc": 0.93, "n_val": 29.0, "train_loss": 0.4, "unclipped": 1.0}),
+        ClientReply("b", {}, 2321, {"val_auc": 0.95, "n_val": 258.0, "train_loss": 0.3, "unclipped": 0.0}),
+    ]
+    assert _wrapper(lambda shape, s: np.zeros(shape)).aggregate_metrics(replies) == {}
+    assert FedAvg().aggregate_metrics(replies)["n_val"] > 200  # what plain FedAvg would have shown
 
 
 @pytest.mark.clause("5.4.3.3-4")

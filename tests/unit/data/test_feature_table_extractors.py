@@ -39,3 +39,23 @@ def test_tables_without_extractors_report_none_and_bad_entries_are_integrity_err
         extractor_signatures(tmp_path / "junk.npz")
     with pytest.raises(DataUnavailableError):
         extractor_signatures(tmp_path / "absent.npz")
+
+
+@pytest.mark.clause("5.3.2d")
+def test_image_statistics_tables_are_told_apart_before_modeling() -> None:
+    from medfed.data.feature_tables import table_signatures
+    from medfed.dispatcher.extractors import ExtractorCheck
+    from medfed.errors import DataError
+
+    stats, texture = table_signatures("pneumoniamnist_stats"), table_signatures("pneumoniamnist_texture")
+    other_source = table_signatures("breastmnist_stats")  # same 14 columns, other images
+    assert len({*stats, *texture, *other_source}) == 3 and all(s.startswith("image_statistics/v1/") for s in stats)
+    assert table_signatures("pneumoniamnist") == []  # images carry no extractor
+    check = ExtractorCheck()
+    check.report("hospital-a", texture)
+    check.report("hospital-b", texture)
+    check.report("hospital-c", stats)
+    with pytest.raises(DataError, match="hospital-c"):
+        check.check(["hospital-a", "hospital-b", "hospital-c"])
+    check.report("hospital-c", texture)
+    check.check(["hospital-a", "hospital-b", "hospital-c"])

@@ -41,7 +41,7 @@ def test_clipping_bounds_the_update_norm_and_keeps_small_updates() -> None:
 
 @pytest.mark.clause("5.4.3.3-5")
 def test_client_level_rounds_are_capped_by_the_exact_curve_not_the_looser_bound() -> None:
-    # σ = 0.62, one client-level round: exact ε 7.66, RDP bound 8.33. A cap of 8 admits it.
+    # σ = 0.62, one client-level round: exact ε 7.69, RDP bound 8.27. A cap of 8 admits it.
     guard = PrivacyGuard(max_epsilon=8.0)
     plan = RoundPrivacy(mechanism="dp_fedavg", noise_multiplier=0.62, clip_norm=1.0, delta=1e-5)
     after = guard.admit(plan, sample_rate=1.0, steps=1)
@@ -51,3 +51,18 @@ def test_client_level_rounds_are_capped_by_the_exact_curve_not_the_looser_bound(
     with pytest.raises(PrivacyBudgetError, match="above this hospital's cap"):
         guard.admit(plan, sample_rate=1.0, steps=1)
     assert guard.epsilon(1e-5) == pytest.approx(after)
+
+
+@pytest.mark.clause("5.4.3.3-4")
+@pytest.mark.parametrize(
+    ("config", "reason"),
+    [
+        ({"mechanism": "dp_fedavg2", "noise_multiplier": 1.0}, "this node applies dp_fedavg, dp_sgd, none"),
+        ({"mechanism": "dp_fedavg", "noise_multiplier": 1.0, "encryption": "ckks"}, "adds no noise"),
+    ],
+)
+def test_a_task_the_node_cannot_make_private_as_accounted_is_refused(config: dict, reason: str) -> None:
+    from medfed.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=reason):
+        RoundPrivacy.from_task(config)

@@ -71,3 +71,19 @@ def test_a_task_that_does_not_fit_the_data_becomes_a_coded_failure(worker: NodeW
 def test_study_end_stops_the_loop(worker: NodeWorker) -> None:
     end = StudyEnd("s", True)
     assert respond(worker, serde.encode(end)) == end
+
+
+@pytest.mark.clause("5.3.2d")
+def test_a_feature_table_of_another_width_is_a_data_error_not_a_crash() -> None:
+    rng = np.random.default_rng(1)
+    features = rng.normal(size=(48, 14)).astype(np.float32)  # a 14-column table ...
+    labels = np.tile([0, 1], 24).astype(np.int64)
+    dataset = LocalDataset(
+        flag="pneumoniamnist_stats", size=0, train=Split(features[:40], labels[:40]),
+        val=Split(features[40:], labels[40:]), n_classes=2, dims=0,
+    )
+    node = NodeWorker("hospital-a", dataset, device=torch.device("cpu"))
+    params = model_arrays(build_model("logreg", in_channels=4, n_classes=2, dims=0))
+    config = {**CONFIG, "model": "logreg", "in_channels": 4, "dims": 0, "image_size": 0}  # ... in a 4-feature study
+    with pytest.raises(DataError, match="takes 4 features per record; hospital-a's feature table has 14"):
+        node.handle(TrainTask("s", 1, params, config))

@@ -43,3 +43,8 @@ def test_client_level_dp_keeps_auc_within_0_05_of_centralized(
     assert gap <= 0.05, (results["federated"]["auc"], results["centralized"]["auc"])
     assert results["centralized"]["auc"] > 0.9  # a real classifier, not two equally bad ones
     assert results["goals"]["passed"] is True
+    # What the ε covers, and what it would be if a hospital's update could be swapped for another.
+    assert "replaced by zero" in results["privacy"]["adjacency"]
+    assert results["privacy"]["epsilon_replace_one"] > 2 * epsilon
+    # Nothing measured on a hospital's data is published un-noised beside ε.
+    assert all(entry["metrics"] == {} for entry in results["rounds"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 import pytest
 import torch
@@ -25,7 +26,18 @@ from medfed.training.local import class_weights
 
 def test_weights_are_n_over_classes_times_count_and_zero_for_an_absent_class() -> None:
     labels = torch.tensor([0, 0, 0, 2])
-    assert class_weights(labels).tolist() == pytest.approx([4 / (2 * 3), 0.0, 4 / (2 * 1)])
+    assert class_weights(labels, 4).tolist() == pytest.approx([4 / (2 * 3), 0.0, 4 / (2 * 1), 0.0])
+    with pytest.raises(ConfigError, match="labels must lie in 0..1"):
+        class_weights(labels, 2)
+
+
+@pytest.mark.parametrize("labels", [[0, 0, 0, 0], [1, 1, 1, 1], [0, 1, 1, 0]])
+def test_a_party_missing_a_class_trains_balanced(labels: list[int]) -> None:
+    # A 4-class model at a hospital holding only some classes (a Dirichlet split, a fold).
+    model = build_model("logreg", in_channels=3, n_classes=4, dims=0, image_size=0, seed=0)
+    y = torch.tensor(labels * 8)
+    stats = train_local(model, torch.randn(len(y), 3), y, LocalTrainConfig(epochs=2, balanced_classes=True), shuffle_seed=0)
+    assert stats.num_samples == len(y) and stats.loss == stats.loss  # finite, no crash
 
 
 def _imbalanced(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,3 +79,15 @@ def test_balanced_weights_are_refused_with_dp_sgd() -> None:
             training=TrainConfig(class_weight=ClassWeight.BALANCED),
             privacy=PrivacyConfig(mechanism=Mechanism.DP_SGD),
         )
+
+
+def test_vertical_studies_refuse_class_weights() -> None:
+    from dataclasses import replace
+    from importlib.resources import files
+
+    from medfed.core.config import load_study
+
+    vertical = load_study(Path(str(files("medfed.orchestration") / "appendix_a_vertical.toml")))
+    assert vertical.vertical is not None
+    with pytest.raises(ConfigError, match="class_weight applies to horizontal studies"):
+        replace(vertical, training=replace(vertical.training, class_weight=ClassWeight.BALANCED))
