@@ -35,8 +35,9 @@ from medfed.errors import ConfigError
 from medfed.evaluation.ranking import macro_auc
 from medfed.evaluation.report import write_iteration_report
 from medfed.models import build_model, load_arrays
-from medfed.orchestration.runs import check_goals, subsample
+from medfed.orchestration.runs import check_goals, planned_accountants, subsample
 from medfed.orchestration.scenario import Scenario, prepare_scenario
+from medfed.privacy.accounting import TightAccountant
 from medfed.privacy.dp import RandomSource, exponential_mechanism
 from medfed.simulation import simulate
 from medfed.training import as_tensors, predict_proba, resolve_device
@@ -252,9 +253,10 @@ def cross_validate(
         raise ConfigError(f"k must be >= 2, not {k}")
     base = {"k": k, "data_dir": data_dir, "max_train": max_train, "device": device}
     scenario = _scenario(study, base)
+    spent = iteration_epsilon([study] * k, scenario)
     runs = [run_cv_fold(study, {**base, "fold": i}, out_dir, scenario=scenario) for i in range(k)]
     aucs = np.array([r["final"]["val_auc"] for r in runs], dtype=float)
-    summary = {"mean_val_auc": float(np.nanmean(aucs)), "std_val_auc": float(np.nanstd(aucs))}
+    summary = {"mean_val_auc": float(np.nanmean(aucs)), "std_val_auc": float(np.nanstd(aucs)), "epsilon_total": spent}
     return _finish(study, "cv", runs, summary, Path(out_dir))
 
 
@@ -320,6 +322,7 @@ def search(
         raise GoalRefusedError(f"private selection at epsilon {epsilon:g} exceeds the goal's max_epsilon {cap:g}")
     base = {"data_dir": data_dir, "max_train": max_train, "device": device}
     scenario = _scenario(study, base)
+    spent = iteration_epsilon([apply_params(study, c) for c in candidates], scenario, extra=epsilon if private else 0.0)
     runs = [run_hp_trial(study, {**base, **c, "trial": i}, out_dir, scenario=scenario) for i, c in enumerate(candidates)]
     scores = np.array([r["final"]["val_auc"] for r in runs], dtype=float)
     scores = np.where(np.isfinite(scores), scores, 0.0)  # an undefined AUC scores as the worst
@@ -332,7 +335,32 @@ def search(
     else:
         selection.update(mechanism="argmax", chosen=best)
     selection["params"] = runs[selection["chosen"]]["params"]
+    selection["epsilon_total"] = spent
     return _finish(study, "search", runs, selection, Path(out_dir))
+
+
+def iteration_epsilon(studies: list[StudyConfig], scenario: Scenario, *, extra: float = 0.0) -> float | None:
+    """The largest ε any hospital spends over all of ``studies`` (each fold or trial is a full
+    run on the same data: their releases compose), plus ``extra`` (a pure-ε selection, added by
+    basic composition); ``None`` without DP. Refuses, before any run, a total over the goals' cap."""
+    merged: dict[str, TightAccountant] = {}
+    for each in studies:
+        for name, accountant in planned_accountants(each, dict(scenario.datasets)).items():
+            if accountant is None:
+                return None
+            total = merged.setdefault(name, TightAccountant())
+            for step in accountant.history:
+                total.step(noise_multiplier=step.noise_multiplier, sample_rate=step.sample_rate, steps=step.steps)
+    delta = studies[0].privacy.delta
+    worst = max((a.epsilon(delta) for a in merged.values()), default=0.0) + extra
+    cap = studies[0].goals.privacy.max_epsilon
+    if cap is not None and worst > cap:
+        raise GoalRefusedError(
+            f"the {len(studies)} runs of this iteration would spend epsilon {worst:.3f} at the most exposed "
+            f"hospital (they compose on the same data), above the goals' max_epsilon {cap:g}; use fewer "
+            "folds or trials, or more noise"
+        )
+    return worst
 
 
 def _finish(study: StudyConfig, kind: str, runs: list[dict[str, Any]], summary: dict[str, Any], out_dir: Path) -> dict[str, Any]:

@@ -242,15 +242,14 @@ def study_mechanisms(study: StudyConfig) -> set[str]:
     return used
 
 
-def planned_epsilon(study: StudyConfig, datasets: dict[str, LocalDataset]) -> dict[str, float]:
-    """Each hospital's epsilon after every planned round, accounted as its node will
-    (medfed.node.privacy): RDP of the subsampled Gaussian, or the exact Gaussian curve
-    when every hospital takes part in every round; ``inf`` without DP."""
+def planned_accountants(study: StudyConfig, datasets: dict[str, LocalDataset]) -> dict[str, TightAccountant | None]:
+    """Each hospital's accountant after every planned round, stepped as its node will
+    (medfed.node.privacy); ``None`` without DP."""
     p, t = study.privacy, study.training
-    plans = {}
+    plans: dict[str, TightAccountant | None] = {}
     for name, ds in datasets.items():
         if p.mechanism is Mechanism.NONE:
-            plans[name] = math.inf
+            plans[name] = None
             continue
         accountant = TightAccountant()
         if p.mechanism is Mechanism.DP_SGD:
@@ -259,8 +258,18 @@ def planned_epsilon(study: StudyConfig, datasets: dict[str, LocalDataset]) -> di
         else:  # client-level: every hospital in every round, one release per round
             rate, steps = 1.0, 1
         accountant.step(noise_multiplier=p.noise_multiplier, sample_rate=rate, steps=steps * t.rounds)
-        plans[name] = accountant.epsilon(p.delta)
+        plans[name] = accountant
     return plans
+
+
+def planned_epsilon(study: StudyConfig, datasets: dict[str, LocalDataset]) -> dict[str, float]:
+    """Each hospital's epsilon after every planned round: RDP of the subsampled Gaussian, or the
+    exact Gaussian curve when every hospital takes part in every round; ``inf`` without DP."""
+    delta = study.privacy.delta
+    return {
+        name: math.inf if accountant is None else accountant.epsilon(delta)
+        for name, accountant in planned_accountants(study, datasets).items()
+    }
 
 
 def data_deidentified(study: StudyConfig, scenario: Scenario) -> dict[str, bool]:

@@ -94,3 +94,26 @@ def test_diagnosis_names_over_and_under_fitting() -> None:
     rising = [{"val_loss": v} for v in (0.5, 0.4, 0.6)]
     assert diagnose({"train_auc": 0.9, "val_auc": 0.88}, rising)["fit"] == "over-fitting"
     assert diagnose({"train_auc": 0.9, "val_auc": 0.88}, flat)["fit"] == "good fit"
+
+
+@pytest.mark.clause("5.2c", "5.4.3.3-4")
+def test_folds_compose_their_epsilon_and_a_total_over_the_cap_is_refused_before_training(
+    tiny_study: StudyConfig, medmnist_dir: Path, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from medfed.core.config import Mechanism, PrivacyConfig
+    from medfed.core.goals import GoalRefusedError, PrivacyGoals
+    from medfed.orchestration.model_iteration import cross_validate, iteration_epsilon
+    from medfed.orchestration.runs import planned_epsilon
+
+    private = replace(tiny_study, privacy=PrivacyConfig(mechanism=Mechanism.DP_FEDAVG, noise_multiplier=1.0))
+    scenario = subsample(prepare_scenario(private, data_dir=medmnist_dir), MAX_TRAIN, 1)
+    one_run = max(planned_epsilon(private, dict(scenario.datasets)).values())
+    five_runs = iteration_epsilon([private] * 5, scenario)
+    assert five_runs is not None and five_runs > 2 * one_run  # composed, not the per-run figure
+    capped = replace(private, goals=replace(private.goals, privacy=PrivacyGoals(max_epsilon=one_run + 0.5)))
+    with pytest.raises(GoalRefusedError, match="the 5 runs of this iteration would spend epsilon"):
+        cross_validate(capped, 5, out_dir=tmp_path / "cv", data_dir=medmnist_dir, max_train=MAX_TRAIN)
+    assert not list(tmp_path.glob("cv/fold-*.json"))  # refused before any fold trained
+    assert iteration_epsilon([tiny_study] * 5, scenario) is None  # no DP: nothing to compose
