@@ -248,10 +248,20 @@ def check_unlogged_updates(idx: LedgerIndex, logs: Mapping[str, LogCheck]) -> li
         for _, r in log.records
         if r.action == OpAction.UPDATE_SENT and r.outcome is Outcome.OK
     }
+    # Sent, but the connection broke before the acknowledgement (a dispatcher killed mid-round):
+    # it may have arrived, and then the ledger holds exactly this digest.
+    unconfirmed = {
+        (party, r.target, r.details.get("round"), r.details.get("update_digest"))
+        for party, log in logs.items()
+        for _, r in log.records
+        if r.action == OpAction.UPDATE_SENT and r.outcome is Outcome.FAILED
+    }
     found: list[Finding] = []
     for (task, round_no), entries in idx.rounds.items():
         for e in entries:
-            for node in e.payload.get("update_digests", {}):
+            for node, digest in e.payload.get("update_digests", {}).items():
+                if (node, task, round_no, digest) in unconfirmed:
+                    continue
                 if node in logs and (node, task, round_no) not in sent:
                     found.append(
                         Finding(

@@ -205,11 +205,16 @@ class OperationLog:
         )
 
     def record_update_sent(
-        self, task_id: str, *, round_number: int, update_digest: str, when: float | None = None
+        self, task_id: str, *, round_number: int, update_digest: str, when: float | None = None,
+        confirmed: bool = True,
     ) -> OperationRecord:
-        """This node sent its update for a round; ``update_digest`` as the ROUND entry records it."""
+        """This node sent its update for a round; ``update_digest`` as the ROUND entry records it.
+
+        ``confirmed=False``: the connection broke before the dispatcher acknowledged it (outcome
+        ``failed``): it may or may not have arrived, so the audit accepts either."""
         details = {"round": round_number, "update_digest": update_digest}
-        return self.record(OpAction.UPDATE_SENT, task_id, details=details, when=when)
+        outcome = Outcome.OK if confirmed else Outcome.FAILED
+        return self.record(OpAction.UPDATE_SENT, task_id, outcome, details=details, when=when)
 
     def record_training(
         self, task_id: str, *, dataset_fingerprint: str, when: float | None = None

@@ -45,8 +45,9 @@ def respond(worker: NodeWorker, frame: bytes) -> bytes | StudyEnd:
         )
 
 
-def _log_delivered(worker: NodeWorker, frame: bytes) -> None:
-    """Log an update the dispatcher received, with the digest its ledger entry will hold."""
+def _log_delivered(worker: NodeWorker, frame: bytes, *, confirmed: bool = True) -> None:
+    """Log an update sent to the dispatcher, with the digest its ledger entry will hold;
+    ``confirmed=False`` when the connection broke before it was acknowledged."""
     if worker.oplog is None:
         return
     header = serde.header_of(frame)
@@ -55,7 +56,7 @@ def _log_delivered(worker: NodeWorker, frame: bytes) -> None:
     worker.oplog.record_update_sent(
         # Mirrors medfed.dispatcher.evidence.update_digest, in the study's suite.
         task_of(header["study_id"]), round_number=int(header["round"]),
-        update_digest=worker.oplog.suite.digest(frame).hex(),
+        update_digest=worker.oplog.suite.digest(frame).hex(), confirmed=confirmed,
     )
 
 
@@ -68,9 +69,11 @@ def run_node(worker: NodeWorker, channel: NodeChannel) -> StudyEnd:
         try:
             ack = serde.decode(channel.submit(outcome))
         except TransportError as exc:
-            # The study may have just ended: its StudyEnd is still on the stream. The update never
-            # arrived (e.g. the dispatcher crashed), so the log does not claim it was sent.
+            # The study may have just ended: its StudyEnd is still on the stream. Whether the update
+            # arrived is unknown (the dispatcher may have recorded it, then crashed before the
+            # acknowledgement): the log says so rather than claim either.
             log.warning("submission failed (%s); reading on", exc)
+            _log_delivered(worker, outcome, confirmed=False)
             continue
         _log_delivered(worker, outcome)
         if isinstance(ack, Ack) and not ack.accepted:

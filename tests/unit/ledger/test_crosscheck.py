@@ -83,6 +83,22 @@ def test_update_recorded_but_never_sent_names_the_round_submitter(world: World) 
     assert _audit(world, store, hospital_b=log_b) == {(F.UPDATE_NOT_LOGGED, 12, "dispatcher", None)}
 
 
+def test_an_unacknowledged_send_explains_a_recorded_update_only_with_its_own_digest(world: World) -> None:
+    # The dispatcher recorded the update, then died before acknowledging it: the node logged the
+    # send as unconfirmed. The same digest is explained; another digest is still a finding.
+    for digest, expected in (
+        (update_digest("hospital-b", 1), set()),
+        ("cd" * 32, {(F.UPDATE_NOT_LOGGED, 12, "dispatcher", None)}),
+    ):
+        store = InMemoryLedgerStore()
+        record_study(world, store)
+        log_b = OperationLog(None, world.suite, party="hospital-b", role=Role.DATA)
+        log_b.record_training(TASK, dataset_fingerprint=FINGERPRINT["hospital-b"], when=1.0)
+        log_b.record_update_sent(TASK, round_number=0, update_digest=update_digest("hospital-b", 0))
+        log_b.record_update_sent(TASK, round_number=1, update_digest=digest, confirmed=False)
+        assert _audit(world, store, hospital_b=log_b) == expected
+
+
 def test_training_on_data_no_entry_covers_names_the_node(world: World) -> None:
     store = InMemoryLedgerStore()
     record_study(world, store)
