@@ -87,3 +87,12 @@ def test_a_feature_table_of_another_width_is_a_data_error_not_a_crash() -> None:
     config = {**CONFIG, "model": "logreg", "in_channels": 4, "dims": 0, "image_size": 0}  # ... in a 4-feature study
     with pytest.raises(DataError, match="takes 4 features per record; hospital-a's feature table has 14"):
         node.handle(TrainTask("s", 1, params, config))
+
+
+@pytest.mark.clause("5.4.3.3-4")
+def test_the_node_refuses_class_weights_with_dp_sgd_whatever_the_dispatcher_sends(worker: NodeWorker) -> None:
+    task = _task(model="cnn2d_gn", class_weight="balanced", mechanism="dp_sgd", noise_multiplier=1.0, clip_norm=1.0)
+    params = model_arrays(build_model("cnn2d_gn", in_channels=1, n_classes=2, dims=2))
+    reply = serde.decode(respond(worker, serde.encode(TrainTask("s", 1, params, task.config))))
+    assert isinstance(reply, NodeFailure) and "class-balanced weights with dp_sgd" in reply.message
+    assert worker.guard.epsilon(1e-5) == 0.0  # refused before anything was spent
