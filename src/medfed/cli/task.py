@@ -4,11 +4,14 @@
     medfed task show|cancel ID --store tasks.db
     medfed task result ID --store tasks.db --kit kits/result --trusted-ca kits/ca/ca.pem
 
-A task pins the SHA-256 fingerprint of the study CA when it is created (``--trusted-ca``, or the
-initiator kit's ca.pem); ``result`` refuses any other CA, so store access and a CA of one's own
-do not make a result party.
     medfed task list|nodes --store tasks.db
     medfed task worker --store tasks.db --node-id hospital-a --capacity 2 --datasets pneumonia
+
+A task pins the SHA-256 fingerprint of the study CA when it is created (the initiator kit's
+ca.pem, or ``--trusted-ca`` when it issued that kit, for the kit's own study); ``result`` hands
+the output only to a result-party kit of that CA and study. The pin binds a task to its study's
+CA; it does not guard against someone who can write the store (they could queue tasks of their
+own, or read results directly): protect the store with file permissions or database roles.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import threading
 from datetime import UTC, datetime
@@ -49,14 +53,14 @@ def register(sub: Any) -> None:
     create.add_argument("--dataset", action="append", default=[], metavar="PARTY=ID", help="a party's dataset id")
     create.add_argument("--family", help="group id (a cross-validation, a search)")
     create.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="VALUE is JSON or text")
-    who = create.add_mutually_exclusive_group()
-    who.add_argument("--kit", type=Path, help="the initiator's kit (its name becomes the submitter)")
-    who.add_argument("--submitter", default="initiator", help="who submits (default: initiator)")
+    create.add_argument(
+        "--kit", type=Path, help="the initiator's kit (required): its name becomes the submitter, its CA is pinned"
+    )
     create.add_argument(
         "--trusted-ca",
         type=Path,
-        help="the study's CA certificate (ca.pem from provisioning), pinned in the task: `task result` "
-        "accepts only this CA (default: the --kit's ca.pem; one of the two is required)",
+        help="the study's CA certificate (ca.pem from provisioning), checked to have issued --kit and "
+        "pinned in the task: `task result` accepts only this CA (default: the --kit's ca.pem)",
     )
 
     for action, help_text in (("show", "a task's configuration and assignment"), ("cancel", "stop a task")):
@@ -74,6 +78,10 @@ def register(sub: Any) -> None:
         required=True,
         help="the study's CA certificate (ca.pem from provisioning): must be the CA the task pinned when "
         "it was created, and the kit's certificate must chain to it",
+    )
+    result.add_argument(
+        "--allow-unpinned", action="store_true",
+        help="accept a task that pins no study CA (queued by a front end for another study), trusting --trusted-ca as given",
     )
 
     listing = _with_store(actions.add_parser("list", help="tasks, oldest first"))
@@ -115,13 +123,11 @@ def _create(scheduler: Scheduler, args: argparse.Namespace) -> int:
         study_text = args.study.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read study file {args.study}: {exc.strerror}") from None
-    submitter = args.submitter
-    kit = None
-    if args.kit is not None:
-        kit = _kit(args.kit)
-        if kit.role is not Role.INITIATOR:
-            raise IdentityError(f"kit {args.kit} is the {kit.role.value!r} role; tasks are created by the initiator")
-        submitter = kit.name
+    kit = _kit(args.kit) if args.kit is not None else None
+    if kit is not None and kit.role is not Role.INITIATOR:
+        raise IdentityError(f"kit {args.kit} is the {kit.role.value!r} role; tasks are created by the initiator")
+    pin = _study_ca_pin(args.trusted_ca, kit, _study_id_of(study_text))
+    assert kit is not None  # _study_ca_pin refuses a missing kit
     spec = TaskSpec(
         kind=args.kind,
         name=args.name or args.study.stem,
@@ -132,9 +138,9 @@ def _create(scheduler: Scheduler, args: argparse.Namespace) -> int:
         bound_to=args.bound_to,
         family=args.family,
         params={k: _value(v) for k, v in (_pair(item, "--param") for item in args.param)},
-        study_ca_sha256=_study_ca_pin(args.trusted_ca, kit),
+        study_ca_sha256=pin,
     )
-    task = scheduler.submit(spec, submitter)
+    task = scheduler.submit(spec, kit.name)
     _show_task(scheduler, task, args.json)
     return 0
 
@@ -149,23 +155,35 @@ def _cancel(scheduler: Scheduler, args: argparse.Namespace) -> int:
     return 0
 
 
-def _study_ca_pin(ca_path: Path | None, kit: Any) -> str:
-    """The fingerprint of the study CA a new task pins: ``--trusted-ca``, else the initiator kit's ca.pem."""
+def _study_id_of(study_text: str) -> str:
+    try:
+        return parse_study_text(study_text).study_id
+    except ConfigError as exc:
+        raise ConfigError(f"malformed study file: {exc}") from None
+
+
+def _study_ca_pin(ca_path: Path | None, kit: Any, study_id: str) -> str:
+    """The fingerprint of the study CA a new task pins: the initiator kit's CA (``--trusted-ca``,
+    if given, must be the CA that issued the kit), for a study the kit belongs to."""
     from medfed.pki.identity import verify_issued_by
 
-    if ca_path is None and kit is None:
+    if kit is None:
         raise ConfigError(
-            "give --trusted-ca kits/ca/ca.pem (the study's CA certificate) or --kit kits/initiator: "
-            "the task pins the study CA that `medfed task result` checks the result party's kit against"
+            "give --kit kits/initiator: the task pins the CA that issued the initiator's kit, which "
+            "`medfed task result` later checks the result party's kit against"
+        )
+    if kit.study_id != study_id:
+        raise IdentityError(
+            f"kit {kit.directory} is for study {kit.study_id!r}, the study file is {study_id!r}: "
+            "a task is created with a kit of its own study"
         )
     ca_pem = _read_study_ca(ca_path if ca_path is not None else kit.ca_path)
-    if ca_path is not None and kit is not None:
-        try:
-            verify_issued_by(kit.cert_path.read_bytes(), ca_pem)
-        except IdentityError:
-            raise IdentityError(
-                f"kit {kit.directory} was not issued by the CA {ca_path}; give this study's ca.pem"
-            ) from None
+    try:
+        verify_issued_by(kit.cert_path.read_bytes(), ca_pem)
+    except IdentityError:
+        raise IdentityError(
+            f"kit {kit.directory} was not issued by the CA {ca_path or kit.ca_path}; give this study's ca.pem"
+        ) from None
     return _fingerprint(ca_pem)
 
 
@@ -173,7 +191,7 @@ def _result(scheduler: Scheduler, args: argparse.Namespace) -> int:
     kit = _kit(args.kit)
     task = scheduler.get(args.task_id)
     # A kit vouches only for itself (its own ca.pem); the study's CA decides who is the result party.
-    _check_kit_trusted(kit, args.trusted_ca, task)
+    _check_kit_trusted(kit, args.trusted_ca, task, allow_unpinned=args.allow_unpinned)
     print(json.dumps(scheduler.result(args.task_id, kit.role), indent=1))
     return 0
 
@@ -211,18 +229,27 @@ def _fingerprint(cert_pem: bytes) -> str:
     return certificate_fingerprint(cert_pem)
 
 
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+
+
 def _short(fingerprint: str) -> str:
     return f"SHA-256 {fingerprint[:16]}…"
 
 
-def _check_kit_trusted(kit: Any, ca_path: Path, task: Task) -> None:
+def _check_kit_trusted(kit: Any, ca_path: Path, task: Task, *, allow_unpinned: bool = False) -> None:
     from medfed.pki.identity import identity_from_cert, verify_issued_by
 
     study_id = parse_study_text(task.spec.study_toml).study_id
     ca_pem = _read_study_ca(ca_path)
     pinned, given = task.spec.study_ca_sha256, _fingerprint(ca_pem)
+    if pinned is not None and not (isinstance(pinned, str) and _FINGERPRINT.fullmatch(pinned)):
+        raise IdentityError(f"task {task.task_id} holds a malformed study-CA pin: the store was altered; refused")
     if pinned is None:
-        # Queued before tasks pinned their CA (or by a front end that does not pin): only the caller's word remains.
+        if not allow_unpinned:
+            raise IdentityError(
+                f"task {task.task_id} pins no study CA (queued for a study other than the console's own, or "
+                "before tasks pinned one); pass --allow-unpinned to trust --trusted-ca as given"
+            )
         print(
             f"medfed task: warning: task {task.task_id} pins no study CA; trusting {ca_path} ({_short(given)}) as given",
             file=sys.stderr,

@@ -37,6 +37,7 @@ from medfed.errors import IdentityError, MedfedError
 from medfed.orchestration.runs import DEMO_STUDY
 from medfed.pki.identity import certificate_fingerprint
 from medfed.roles import Role
+from medfed.scheduling import parse_study_text
 
 _PAGE_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -238,8 +239,10 @@ def create_app(settings: ConsoleSettings, *, services: ConsoleServices | None = 
         form = {"source": source, "study_text": study_text, "kind": kind, "name": name, "priority": priority, "rounds": rounds}
         try:
             spec = build_spec(source=source, study_text=study_text, kind=kind, name=name, priority=priority, rounds=rounds)
-            # Pinned as `medfed task create` does: results are later checked against this CA only.
-            spec = replace(spec, study_ca_sha256=certificate_fingerprint(svc.context.kit.ca_path.read_bytes()))
+            if parse_study_text(spec.study_toml).study_id == svc.context.kit.study_id:
+                # Pinned as `medfed task create` does: results are later checked against this CA only.
+                # A task of another study (a bundled example) has no CA here to pin and stays unpinned.
+                spec = replace(spec, study_ca_sha256=certificate_fingerprint(svc.context.kit.ca_path.read_bytes()))
             svc.scheduler.submit(spec, session.account.name)
         except IdentityError:
             raise

@@ -63,9 +63,17 @@ def task_id(setting: dict[str, Path | str]) -> str:
     return task.task_id
 
 
-def _result(setting: dict[str, Path | str], task_id: str, kit: Path, ca: Path, store: Path | None = None) -> int:
+def _study_id(study: Path) -> str:
+    from medfed.core.config import load_study
+
+    return load_study(study).study_id
+
+
+def _result(
+    setting: dict[str, Path | str], task_id: str, kit: Path, ca: Path, store: Path | None = None, *extra: str
+) -> int:
     return main(["task", "result", task_id, "--store", str(store or setting["store"]),
-                 "--kit", str(kit), "--trusted-ca", str(ca)])
+                 "--kit", str(kit), "--trusted-ca", str(ca), *extra])
 
 
 @pytest.mark.clause("5.4.2.3g")
@@ -79,10 +87,10 @@ def test_task_create_pins_the_study_ca_fingerprint(
     (from_kit,) = store.list()
     store.close()
     assert from_kit.spec.study_ca_sha256 == pin  # the initiator kit's ca.pem is the study CA
-    # Named explicitly (no kit), the same CA gets the same pin; `show` names it in short form.
+    # Named explicitly beside the kit that it issued, the same CA gets the same pin; `show` names it.
     own = tmp_path / "tasks.db"
-    assert main(["task", "create", "--store", str(own), "--study", str(study), "--trusted-ca", str(study_ca),
-                 "--json"]) == 0
+    assert main(["task", "create", "--store", str(own), "--study", str(study), "--kit", str(kits / "initiator"),
+                 "--trusted-ca", str(study_ca), "--json"]) == 0
     created = json.loads(capsys.readouterr().out)
     assert created["spec"]["study_ca_sha256"] == pin
     assert main(["task", "show", created["task_id"], "--store", str(own)]) == 0
@@ -96,10 +104,20 @@ def test_task_create_without_a_study_ca_or_with_a_wrong_one_queues_nothing(
     store = tmp_path / "tasks.db"
     create = ["task", "create", "--store", str(store), "--study", str(study)]
     assert main(create) == 2
-    assert "give --trusted-ca" in capsys.readouterr().err
+    assert "give --kit kits/initiator" in capsys.readouterr().err
+    # A CA alone, without the initiator's kit it issued, pins nothing: anyone can make a CA.
+    assert main([*create, "--trusted-ca", str(kits / "ca" / "ca.pem")]) == 2
+    assert "give --kit kits/initiator" in capsys.readouterr().err
     # A party's certificate is no anchor.
-    assert main([*create, "--trusted-ca", str(kits / "dispatcher" / "cert.pem")]) == 2
+    assert main([*create, "--kit", str(kits / "initiator"), "--trusted-ca", str(kits / "dispatcher" / "cert.pem")]) == 2
     assert "not a CA certificate" in capsys.readouterr().err
+    # A kit creates tasks of its own study only: the pin would otherwise name a CA no result kit of
+    # the task's study can chain to.
+    other = tmp_path / "other.toml"
+    other.write_text(study.read_text(encoding="utf-8").replace(f'id = "{_study_id(study)}"', 'id = "other-study"', 1))
+    assert _study_id(other) == "other-study"
+    assert main(["task", "create", "--store", str(store), "--study", str(other), "--kit", str(kits / "initiator")]) == 2
+    assert "the study file is 'other-study'" in capsys.readouterr().err
     # The initiator's kit and the named CA must agree.
     assert main([*create, "--kit", str(kits / "initiator"), "--trusted-ca", str(setting["forged_ca"])]) == 2
     assert "was not issued by the CA" in capsys.readouterr().err
@@ -193,10 +211,20 @@ def test_a_store_written_before_pinning_still_opens_and_serves_its_results(
     assert read is not None and read.spec.study_ca_sha256 is None
     assert main(["task", "show", task.task_id, "--store", str(old)]) == 0
     assert "study CA      not pinned" in capsys.readouterr().out
-    assert _result(setting, task.task_id, kits / "result", kits / "ca" / "ca.pem", store=old) == 0
+    # An unpinned task is refused unless the caller says to trust the CA as given.
+    assert _result(setting, task.task_id, kits / "result", kits / "ca" / "ca.pem", old) == 2
+    assert "pass --allow-unpinned" in capsys.readouterr().err
+    assert _result(setting, task.task_id, kits / "result", kits / "ca" / "ca.pem", old, "--allow-unpinned") == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out) == GOOD_RESULT
     assert f"task {task.task_id} pins no study CA" in captured.err
     # Without a pin the chain check still stands: a kit from another CA gets nothing.
-    assert _result(setting, task.task_id, Path(setting["forged"]), kits / "ca" / "ca.pem", store=old) == 2
+    assert _result(setting, task.task_id, Path(setting["forged"]), kits / "ca" / "ca.pem", old, "--allow-unpinned") == 2
     assert "was not issued by the study's CA" in capsys.readouterr().err
+    # A pin altered in the store into something that is no fingerprint is refused, not trusted.
+    with sqlite3.connect(old) as db:
+        (raw,) = db.execute("SELECT spec FROM medfed_tasks").fetchone()
+        db.execute("UPDATE medfed_tasks SET spec = ?", (json.dumps({**json.loads(raw), "study_ca_sha256": 123}),))
+    db.close()
+    assert _result(setting, task.task_id, kits / "result", kits / "ca" / "ca.pem", old, "--allow-unpinned") == 2
+    assert "malformed study-CA pin" in capsys.readouterr().err

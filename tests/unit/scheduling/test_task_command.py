@@ -71,7 +71,7 @@ def test_a_bad_study_file_is_refused_with_the_reason(
     bad = tmp_path / "bad.toml"
     bad.write_text(STUDY_TOML.replace('role = "dispatcher"', 'role = "boss"'), encoding="utf-8")
     store = tmp_path / "tasks.db"
-    ca = ("--trusted-ca", str(kits / "ca" / "ca.pem"))
+    ca = ("--kit", str(kits / "initiator"))
     assert main(["task", "create", "--store", str(store), "--study", str(bad), *ca]) == 2
     err = capsys.readouterr().err
     assert "malformed study file" in err and "role 'boss'" in err
@@ -84,7 +84,7 @@ def test_assignment_nodes_and_result_for_the_result_party_only(
     tmp_path: Path, study_file: Path, kits: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store_path = tmp_path / "tasks.db"
-    ca = ("--trusted-ca", str(kits / "ca" / "ca.pem"))
+    ca = ("--kit", str(kits / "initiator"))
     created = _create(store_path, study_file, *ca, capsys=capsys)
     cancelled = _create(store_path, study_file, "--name", "to-cancel", *ca, capsys=capsys)
     assert main(["task", "cancel", cancelled["task_id"], "--store", str(store_path), "--by", "dr-x"]) == 0
