@@ -146,6 +146,8 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
         return False
+    except (x509.DuplicateExtension, ValueError) as exc:
+        raise BundleError(f"a certificate in the bundle's chain has malformed extensions: {exc}") from None
 
 
 def _check_signing_certificate(leaf: x509.Certificate) -> None:
@@ -164,6 +166,8 @@ def _check_signing_certificate(leaf: x509.Certificate) -> None:
             "the signer certificate has no KeyUsage extension; a study party's signing "
             "certificate carries KeyUsage digitalSignature"
         ) from None
+    except (x509.DuplicateExtension, ValueError) as exc:
+        raise BundleError(f"a certificate in the bundle's chain has malformed extensions: {exc}") from None
     if not usage.digital_signature:
         raise BundleError("the signer certificate is not allowed to sign (its KeyUsage lacks digitalSignature)")
 
