@@ -212,6 +212,7 @@ def test_the_form_offers_only_kinds_it_can_launch(study, console_url):
 
 @pytest.mark.clause("5.4.2.3c")
 def test_a_console_launched_task_pins_the_study_ca(study, console_url):
+    from medfed.orchestration.runs import DEMO_STUDY
     from medfed.pki.identity import certificate_fingerprint
     from medfed.scheduling.sql import open_task_store
 
@@ -220,9 +221,16 @@ def test_a_console_launched_task_pins_the_study_ca(study, console_url):
         response = c.post("/tasks", data={"csrf": token, "source": "demo", "kind": "study", "priority": "1",
                                           "name": "pin-probe", "rounds": "1"})
         assert response.status_code == 303
+        # A study of its own (another id): this console holds no CA of that study to pin.
+        other = DEMO_STUDY.read_text(encoding="utf-8").replace('id = "', 'id = "other-', 1)
+        response = c.post("/tasks", data={"csrf": _csrf(c.get("/tasks").text), "source": "custom", "kind": "study",
+                                          "priority": "1", "name": "other-probe", "study_text": other})
+        assert response.status_code == 303
     store = open_task_store(study.root / "idle-tasks.db")
     try:
-        [task] = [t for t in store.list() if t.spec.name == "pin-probe"]
+        tasks = {t.spec.name: t for t in store.list()}
     finally:
         store.close()
-    assert task.spec.study_ca_sha256 == certificate_fingerprint((study.dispatcher / "ca.pem").read_bytes())
+    pinned = certificate_fingerprint((study.dispatcher / "ca.pem").read_bytes())
+    assert tasks["pin-probe"].spec.study_ca_sha256 == pinned
+    assert tasks["other-probe"].spec.study_ca_sha256 is None
