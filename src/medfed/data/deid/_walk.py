@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydicom.datadict import keyword_for_tag
+from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag
@@ -12,6 +12,7 @@ from pydicom.uid import UID_dictionary
 
 TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "SH", "ST", "UC", "UT"})
 DATE_VRS = frozenset({"DA", "DT"})
+TIME_VRS = DATE_VRS | {"TM"}
 # Bulk binary values (pixels, waveforms, lookup tables): no text identifier can be read out of
 # them, and turning megabytes into a string would dominate the time per file.
 BULK_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "OB or OW", "US or OW"})
@@ -37,6 +38,21 @@ def walk(ds: Dataset, prefix: str = "") -> Iterator[tuple[str, DataElement]]:
         if elem.VR == "SQ" and elem.value is not None:
             for index, item in enumerate(elem.value):
                 yield from walk(item, f"{path}[{index}].")
+
+
+def effective_vr(elem: DataElement) -> str:
+    """The VR the DICOM dictionary gives the element's tag, else the one the file declares.
+
+    An explicit VR is whatever the writer put there: a date written as SH is a date all the
+    same, and is handled (shifted, removed, checked) as one.
+    """
+    if elem.tag.is_private:
+        return str(elem.VR)
+    try:
+        vr = dictionary_VR(elem.tag)
+    except KeyError:
+        return str(elem.VR)
+    return str(elem.VR) if " or " in vr else vr  # ambiguous ("US or SS"): the file's choice
 
 
 def values(elem: DataElement) -> list[str]:

@@ -1,4 +1,9 @@
-"""Shifting DICOM DA and DT values by a whole number of days."""
+"""Shifting DICOM DA and DT values by a whole number of days, and checking DA, DT and TM values.
+
+A value that is not strictly what its VR allows may hold anything (a name, another date), so
+it is refused (:class:`DataError`) and the caller removes the element rather than keep a tail
+or a time it cannot vouch for.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,14 @@ import re
 from medfed.errors import DataError
 
 _DA_FORMAT = "%Y%m%d"
+# HH[MM[SS[.F{1,6}]]] (PS3.5 6.2, TM; 60 is a leap second).
+_TIME = r"(?:[01]\d|2[0-3])(?:[0-5]\d(?:(?:[0-5]\d|60)(?:\.\d{1,6})?)?)?"
+_OFFSET = r"[+-]\d{4}"
+_TM = re.compile(_TIME)
+# What follows the YYYYMMDD of a DT: [HHMMSS[.F]][&ZZXX].
+_DT_TAIL = re.compile(rf"(?P<time>(?:{_TIME})?)(?:{_OFFSET})?")
+_DT = re.compile(rf"\d{{4}}(?:\d\d(?:\d\d(?:{_TIME})?)?)?(?:{_OFFSET})?")
+_DA = re.compile(r"\d{8}")
 
 
 def shift_da(value: str, days: int) -> str:
@@ -44,5 +57,30 @@ def shift_dt(value: str, days: int) -> str:
     text = value.strip()
     if len(text) < 8:
         return ""
-    time = re.split(r"[+-]", text[8:], maxsplit=1)[0]
-    return shift_da(text[:8], days) + time
+    tail = _DT_TAIL.fullmatch(text[8:])
+    if tail is None:  # not echoed: the tail may hold a name or another date
+        raise DataError(f"not a DICOM date-time (YYYYMMDDHHMMSS.FFFFFF&ZZXX, {len(text)} characters found)")
+    return shift_da(text[:8], days) + tail["time"]
+
+
+def check_tm(value: str) -> str:
+    """``value`` (TM, ``HH[MM[SS[.FFFFFF]]]``, or a range ``A-B``) stripped; :class:`DataError`
+    if it is anything else."""
+    text = value.strip()
+    if not all(_TM.fullmatch(part) for part in text.split("-", 1) if part) or text == "-":
+        raise DataError(f"not a DICOM time (HHMMSS.FFFFFF, {len(text)} characters found)")
+    return text
+
+
+def is_valid(vr: str, value: str) -> bool:
+    """Whether ``value`` is strictly a DA, DT or TM value (``vr``) as PS3.5 defines it."""
+    text = value.strip()
+    if vr == "TM":
+        try:
+            check_tm(text)
+        except DataError:
+            return False
+        return True
+    if vr == "DA":
+        return all(_DA.fullmatch(part) for part in text.split("-", 1) if part) and text != "-"
+    return bool(_DT.fullmatch(text))

@@ -11,6 +11,7 @@ from pydicom.errors import InvalidDicomError
 from medfed.data.deid.profile import DeidOptions, deidentify
 from medfed.data.deid.reading import read_headerless
 from medfed.data.deid.verify import find_residual_identifiers
+from medfed.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def deidentify_folder(source: Path, target: Path, options: DeidOptions) -> Folde
         try:
             ds = _read(path)
             result = deidentify(ds, options)
-        except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
+        except (InvalidDicomError, OSError, ValueError, EOFError, DataError) as exc:
             skipped.append((name, f"{type(exc).__name__}: {exc}"))
             continue
         if result.excluded:

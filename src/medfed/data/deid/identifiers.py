@@ -14,6 +14,7 @@ from pydicom.dataset import Dataset
 from medfed.data.deid._walk import (
     DATE_VRS,
     SOFTWARE_UID_KEYWORDS,
+    effective_vr,
     is_well_known_uid,
     values,
     walk,
@@ -92,13 +93,14 @@ def collect_identifiers(ds: Dataset) -> Identifiers:
     dates: set[tuple[int, str]] = set()
     for _, elem in walk(ds):
         found = values(elem) if elem.VR != "SQ" else []
-        if elem.VR == "PN":
+        vr = effective_vr(elem)
+        if vr == "PN":
             for name in found:
                 names.add(name)
                 names.update(part for part in name.replace("=", "^").split("^") if part)
-        elif elem.VR == "UI" and elem.keyword not in SOFTWARE_UID_KEYWORDS:
+        elif vr == "UI" and elem.keyword not in SOFTWARE_UID_KEYWORDS:
             uids.update(uid for uid in found if not is_well_known_uid(uid))
-        elif elem.VR in DATE_VRS:
+        elif vr in DATE_VRS:
             dates.update((int(elem.tag), value[:8]) for value in found if len(value) >= 8)
         if elem.keyword in _ID_KEYWORDS:
             ids.update(found)

@@ -17,14 +17,15 @@ from pydicom.tag import BaseTag
 
 from medfed.data.deid._copy import copy_dataset
 from medfed.data.deid._walk import (
-    DATE_VRS,
     TEXT_VRS,
+    TIME_VRS,
+    effective_vr,
     is_known_public,
     is_well_known_uid,
     values,
 )
 from medfed.data.deid.actions import DATE_FALLBACK, META_PRIVATE_TAGS, Action, action_for
-from medfed.data.deid.dates import shift_da, shift_dt
+from medfed.data.deid.dates import check_tm, shift_da, shift_dt
 from medfed.data.deid.identifiers import Identifiers, collect_identifiers
 from medfed.data.deid.keys import DeidKey
 from medfed.data.deid.pixels import clear_unused_bits
@@ -163,36 +164,37 @@ class _Cleaner:
     def clean(self, ds: Dataset) -> None:
         for tag in list(ds.keys()):
             elem = ds[tag]
-            action = action_for(int(tag)) or self._action_by_vr(elem)
+            vr = effective_vr(elem)  # a date written with another VR is a date all the same
+            action = action_for(int(tag)) or self._action_by_vr(elem, vr)
             if action is Action.CLEAN:
-                action = self._date_action(tag, elem)
-            if action is Action.CLEAN and not self._shifted(elem):
+                action = self._date_action(tag, vr)
+            if action is Action.CLEAN and not self._shifted(elem, vr):
                 # One bad date must not cost the image: the element goes as the profile's own
                 # code says (no original date can survive a removal).
                 self.unshiftable.append(elem.keyword or str(elem.tag))
                 action = DATE_FALLBACK.get(int(tag), Action.REMOVE)
             self._apply(ds, tag, elem, action)
 
-    def _action_by_vr(self, elem: DataElement) -> Action:
+    def _action_by_vr(self, elem: DataElement, vr: str) -> Action:
         # Attributes the table does not name, judged by what their VR can hold.
         if not is_known_public(elem.tag):
             return Action.REMOVE
-        if elem.VR == "PN":
+        if vr == "PN":
             return Action.ZERO
-        if elem.VR == "UI":
+        if vr == "UI":
             return Action.UID
-        if elem.VR in DATE_VRS:
+        if vr in TIME_VRS:  # times too: a time of day next to a shifted date still identifies
             return Action.CLEAN
-        if elem.VR in TEXT_VRS and any(self.originals.found_in(v) for v in values(elem)):
+        if vr in TEXT_VRS and any(self.originals.found_in(v) for v in values(elem)):
             return Action.ZERO
         return Action.KEEP
 
-    def _date_action(self, tag: BaseTag, elem: DataElement) -> Action:
-        if self.offset is None or elem.VR not in DATE_VRS | {"TM"}:
+    def _date_action(self, tag: BaseTag, vr: str) -> Action:
+        if self.offset is None or vr not in TIME_VRS:
             # Without the option, or a date whose VR does not say how to read it: the profile's
             # own code.
             return DATE_FALLBACK.get(int(tag), Action.REMOVE)
-        return Action.CLEAN if elem.VR in DATE_VRS else Action.KEEP  # times stay as they are
+        return Action.CLEAN  # dates shift; times stay when they are valid times
 
     def _apply(self, ds: Dataset, tag: BaseTag, elem: DataElement, action: Action) -> None:
         if action is Action.REMOVE:
@@ -207,12 +209,19 @@ class _Cleaner:
             for item in elem.value:
                 self.clean(item)
 
-    def _shifted(self, elem: DataElement) -> bool:
-        """Shift the element's dates in place; ``False`` (element unchanged) if one cannot be."""
+    def _shifted(self, elem: DataElement, vr: str) -> bool:
+        """Shift the element's dates (check its times) in place; ``False`` (element unchanged)
+        if one cannot be: the caller removes it, since a malformed value may hold anything."""
         assert self.offset is not None  # _date_action only returns CLEAN with an offset
-        shift = shift_da if elem.VR == "DA" else shift_dt
+        offset = self.offset
+
+        def shift(value: str) -> str:
+            if vr == "DA":
+                return shift_da(value, offset)
+            return shift_dt(value, offset) if vr == "DT" else check_tm(value)
+
         try:
-            new = [shift(v, self.offset) for v in values(elem)]
+            new = [shift(v) for v in values(elem)]
         except DataError:
             return False
         elem.value = new if len(new) > 1 else (new[0] if new else None)

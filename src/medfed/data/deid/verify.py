@@ -21,12 +21,15 @@ from medfed.data.deid._walk import (
     DATE_VRS,
     SOFTWARE_UID_KEYWORDS,
     TEXT_VRS,
+    TIME_VRS,
+    effective_vr,
     is_known_public,
     is_well_known_uid,
     values,
     walk,
 )
 from medfed.data.deid.actions import META_PRIVATE_TAGS, Action, action_for
+from medfed.data.deid.dates import is_valid
 from medfed.data.deid.identifiers import Identifiers
 from medfed.data.deid.keys import PSEUDONYM_PREFIX, UUID_ROOT
 from medfed.data.deid.reading import read_headerless
@@ -47,6 +50,7 @@ class FindingKind(enum.Enum):
     UNMAPPED_UID = "instance UID not replaced"
     UNSHIFTED_DATE = "date equals the original date"
     UNDECLARED_DATE = "date present but dates are not declared shifted"
+    MALFORMED_DATE = "date or time that is not a valid DICOM value (it may hold any text)"
     IDENTIFYING_TEXT = "text contains an original name or identifier"
     BURNED_IN = "pixels carry burned-in annotation"
 
@@ -102,19 +106,24 @@ def find_residual_identifiers(
             add(FindingKind.UNKNOWN_ELEMENT, path)
             continue
         found = values(elem) if elem.VR != "SQ" else []
+        vr = effective_vr(elem)  # a date written as SH is checked as a date
         if _listed_with_value(int(elem.tag), elem.keyword, found, elem.VR, elem.value):
             add(FindingKind.LISTED_ATTRIBUTE, path)
-        if elem.VR == "PN" and found:
+        if vr == "PN" and found:
             add(FindingKind.PERSON_NAME, path)
-        elif elem.VR == "UI":
+        elif vr == "UI":
             for kind in _uid_findings(elem.keyword, found, originals):
                 add(kind, path)
-        elif elem.VR in DATE_VRS and found:
+        elif vr in DATE_VRS and found:
             if not dates_declared:
                 add(FindingKind.UNDECLARED_DATE, path)
             if originals and any((int(elem.tag), v[:8]) in originals.dates for v in found):
                 add(FindingKind.UNSHIFTED_DATE, path)
-        if originals and elem.VR in TEXT_VRS and not _is_pseudonym(elem.keyword, found):
+        if vr in TIME_VRS and not all(is_valid(vr, v) for v in found):
+            # Searching a date or time for the originals would match a short numeric ID by
+            # chance ("101" in 101500); a strictly valid value holds no name and no other date.
+            add(FindingKind.MALFORMED_DATE, path)
+        if originals and vr in TEXT_VRS and not _is_pseudonym(elem.keyword, found):
             if any(originals.found_in(v) for v in found):
                 add(FindingKind.IDENTIFYING_TEXT, path)
     return tuple(findings)

@@ -58,6 +58,9 @@ class DicomReader:
             detail = "image SOP class without pixels: truncated file?" if _is_image(ds) else ""
             self.skipped.append(Skipped(source, SkipReason.NO_PIXELS, detail))
             return
+        if not any(ds.get(keyword) for keyword in ("PixelData", "FloatPixelData")):
+            self.skipped.append(Skipped(source, SkipReason.NO_PIXELS, "Pixel Data is empty"))
+            return
         try:
             pixels = apply_modality_lut(ds.pixel_array, ds)
         except (RuntimeError, NotImplementedError) as exc:

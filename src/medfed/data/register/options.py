@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from medfed.data.deid import DeidKey
 from medfed.data.ingest import LabelOptions
 from medfed.data.medmnist import DatasetInfo, dataset_info
 from medfed.data.prepare import ResampleMethod, StandardiseConfig
-from medfed.data.register.parallel import default_workers
+from medfed.data.register.parallel import MAX_DEFAULT_WORKERS, default_workers
 from medfed.errors import ConfigError
 
 # The image sizes a study file accepts ([data] size).
@@ -28,7 +29,7 @@ class RegisterOptions:
     ``modalities``: accepted modalities (None: any). ``min_count``: smallest count shown
     on the data card. ``fractions``: train, validation and test shares of the patients.
     ``workers``: processes that read, de-identify and verify the files (1: all in this
-    process); the result does not depend on it.
+    process, at most the CPUs); the result does not depend on it.
     """
 
     task: str
@@ -59,6 +60,12 @@ class RegisterOptions:
             raise ConfigError(f"min_count must be at least 1, not {self.min_count}")
         if self.workers < 1:
             raise ConfigError(f"workers must be at least 1, not {self.workers}")
+        # Beyond the CPUs, processes only add memory and start-up time; the default's few are always allowed.
+        limit = max(os.cpu_count() or 1, MAX_DEFAULT_WORKERS)
+        if self.workers > limit:
+            raise ConfigError(
+                f"workers must be at most {limit} (the CPUs of this machine, or {MAX_DEFAULT_WORKERS}), not {self.workers}"
+            )
         if not self.party.strip():
             raise ConfigError("the party name must not be empty")
         object.__setattr__(self, "info", info)

@@ -19,7 +19,7 @@ import multiprocessing
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
@@ -39,7 +39,9 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
 
 
-def ordered_map(fn: Callable[[In], Out], inputs: Sequence[In], workers: int) -> Iterator[Out]:
+def ordered_map(
+    fn: Callable[[In], Out], inputs: Sequence[In], workers: int
+) -> Generator[Out, None, None]:
     """``fn`` of each input, in input order, on ``workers`` processes (in this one if 1, or
     for fewer than ``POOL_MIN_INPUTS`` inputs).
 

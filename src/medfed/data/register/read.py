@@ -9,6 +9,7 @@ Labels are looked up by the original ID here, since later steps never see it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections import Counter
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from medfed.data.deid import (
     DeidOptions,
     Finding,
     Identifiers,
+    collect_identifiers,
     deidentify,
     find_residual_identifiers,
 )
@@ -131,7 +133,16 @@ def _read_file(task: _Task) -> _FileRead:
     ds = read_dicom(task.path, source)
     if isinstance(ds, Skipped):
         return _FileRead(source, sha256, skipped=(ds,))
-    deid = deidentify(ds, task.deid)
+    try:
+        deid = deidentify(ds, task.deid)
+    except (DataError, ValueError, TypeError) as exc:
+        # A malformed element (pixel layout, transfer syntax) costs this file, not the run.
+        return _FileRead(
+            source,
+            sha256,
+            skipped=(Skipped(source, SkipReason.UNREADABLE, f"cannot be de-identified: {exc}"),),
+            originals=_identifiers_or_none(ds),  # the path is still checked against them
+        )
     findings = () if deid.excluded else find_residual_identifiers(
         deid.dataset, deid.originals, source=source
     )
@@ -172,41 +183,42 @@ def read_folder(root: Path, options: RegisterOptions, on_progress: Progress | No
         return fallback
 
     tasks = [_Task(p, str(p.relative_to(root)), deid, options.modality) for p in files]
-    for done, (path, got) in enumerate(
-        zip(files, ordered_map(_read_file, tasks, options.workers), strict=True), 1
-    ):
-        source = got.source
-        out.skipped.extend(got.skipped)
-        if got.sha256 is not None:
-            out.checksums[source] = got.sha256
-        for item in got.others:
-            label = label_of(item.patient_id, path, item.label)
-            own = Identifiers(ids=frozenset({item.patient_id}))
-            out.found.append(own)
-            out.own[source] = own
-            out.items.append(
-                dataclasses.replace(
-                    item, patient_id=options.key.pseudonym(item.patient_id), label=label
+    # Closed at once when a file stops the run, so the pool's pending tasks are cancelled now,
+    # not when the traceback is freed.
+    with contextlib.closing(ordered_map(_read_file, tasks, options.workers)) as results:
+        for done, (path, got) in enumerate(zip(files, results, strict=True), 1):
+            source = got.source
+            out.skipped.extend(got.skipped)
+            if got.sha256 is not None:
+                out.checksums[source] = got.sha256
+            for item in got.others:
+                label = label_of(item.patient_id, path, item.label)
+                own = Identifiers(ids=frozenset({item.patient_id}))
+                out.found.append(own)
+                out.own[source] = own
+                out.items.append(
+                    dataclasses.replace(
+                        item, patient_id=options.key.pseudonym(item.patient_id), label=label
+                    )
                 )
-            )
-        if got.originals is not None:
-            out.found.append(got.originals)
-            _vouch(out, source, got.originals)
-            out.unshiftable_dates.update(got.unshiftable_dates)
-            out.files_with_unshiftable_dates += bool(got.unshiftable_dates)
-            out.overlay_bits_cleared += got.overlay_bits_cleared
-        if got.findings:
-            raise DataError(
-                "refusing to register: de-identification left identifiers in "
-                + "; ".join(str(f) for f in got.findings[:5])
-            )
-        if got.burned_in:
-            out.burned_in.append(source)
-        elif got.dataset is not None and got.sha256 is not None:
-            dicom_labels[source] = label_of(got.original_id, path, None)
-            dicom.add_dataset(got.dataset, source, got.sha256)
-        if on_progress is not None:
-            on_progress("read and de-identify", done, len(files))
+            if got.originals is not None:
+                out.found.append(got.originals)
+                _vouch(out, source, got.originals)
+                out.unshiftable_dates.update(got.unshiftable_dates)
+                out.files_with_unshiftable_dates += bool(got.unshiftable_dates)
+                out.overlay_bits_cleared += got.overlay_bits_cleared
+            if got.findings:
+                raise DataError(
+                    "refusing to register: de-identification left identifiers in "
+                    + "; ".join(str(f) for f in got.findings[:5])
+                )
+            if got.burned_in:
+                out.burned_in.append(source)
+            elif got.dataset is not None and got.sha256 is not None:
+                dicom_labels[source] = label_of(got.original_id, path, None)
+                dicom.add_dataset(got.dataset, source, got.sha256)
+            if on_progress is not None:
+                on_progress("read and de-identify", done, len(files))
     dicom.finish()
     out.skipped.extend(dicom.skipped)
     out.items.extend(dataclasses.replace(i, label=dicom_labels.get(i.source)) for i in dicom.items)
@@ -224,6 +236,13 @@ def read_folder(root: Path, options: RegisterOptions, on_progress: Progress | No
                 "check the ID column and the key (--label-key)"
             )
     return out
+
+
+def _identifiers_or_none(ds: Dataset) -> Identifiers | None:
+    try:
+        return collect_identifiers(ds)
+    except (ValueError, TypeError):  # the element that stopped de-identification stops this too
+        return None
 
 
 def _vouch(out: Read, source: str, own: Identifiers) -> None:
