@@ -165,7 +165,7 @@ def _study_id_of(study_text: str) -> str:
 def _study_ca_pin(ca_path: Path | None, kit: Any, study_id: str) -> str:
     """The fingerprint of the study CA a new task pins: the initiator kit's CA (``--trusted-ca``,
     if given, must be the CA that issued the kit), for a study the kit belongs to."""
-    from medfed.pki.identity import verify_issued_by
+    from medfed.pki.identity import certificate_fingerprint, verify_issued_by
 
     if kit is None:
         raise ConfigError(
@@ -184,7 +184,7 @@ def _study_ca_pin(ca_path: Path | None, kit: Any, study_id: str) -> str:
         raise IdentityError(
             f"kit {kit.directory} was not issued by the CA {ca_path or kit.ca_path}; give this study's ca.pem"
         ) from None
-    return _fingerprint(ca_pem)
+    return certificate_fingerprint(ca_pem)
 
 
 def _result(scheduler: Scheduler, args: argparse.Namespace) -> int:
@@ -198,7 +198,7 @@ def _result(scheduler: Scheduler, args: argparse.Namespace) -> int:
 
 def _read_study_ca(ca_path: Path) -> bytes:
     """The PEM of a currently valid CA certificate at ``ca_path``; ConfigError / IdentityError otherwise."""
-    from medfed.pki.identity import check_validity, load_cert
+    from medfed.pki.identity import check_validity, is_ca_certificate, load_cert
 
     try:
         ca_pem = ca_path.read_bytes()
@@ -208,25 +208,10 @@ def _read_study_ca(ca_path: Path) -> bytes:
         ca = load_cert(ca_pem)
     except (IdentityError, ValueError):
         raise IdentityError(f"{ca_path} is not a CA certificate (PEM); give the study's ca.pem") from None
-    if not _is_ca(ca):
+    if not is_ca_certificate(ca):
         raise IdentityError(f"{ca_path} is a party's certificate, not a CA certificate; give the study's ca.pem")
     check_validity(ca_pem)
     return ca_pem
-
-
-def _is_ca(cert: Any) -> bool:
-    from cryptography import x509
-
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
-        return False
-
-
-def _fingerprint(cert_pem: bytes) -> str:
-    from medfed.pki.identity import certificate_fingerprint
-
-    return certificate_fingerprint(cert_pem)
 
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
@@ -237,11 +222,11 @@ def _short(fingerprint: str) -> str:
 
 
 def _check_kit_trusted(kit: Any, ca_path: Path, task: Task, *, allow_unpinned: bool = False) -> None:
-    from medfed.pki.identity import identity_from_cert, verify_issued_by
+    from medfed.pki.identity import certificate_fingerprint, identity_from_cert, verify_issued_by
 
     study_id = parse_study_text(task.spec.study_toml).study_id
     ca_pem = _read_study_ca(ca_path)
-    pinned, given = task.spec.study_ca_sha256, _fingerprint(ca_pem)
+    pinned, given = task.spec.study_ca_sha256, certificate_fingerprint(ca_pem)
     if pinned is not None and not (isinstance(pinned, str) and _FINGERPRINT.fullmatch(pinned)):
         raise IdentityError(f"task {task.task_id} holds a malformed study-CA pin: the store was altered; refused")
     if pinned is None:

@@ -12,7 +12,7 @@ from medfed.crypto import SigningKey
 from medfed.deployment.errors import SignerKitError
 from medfed.errors import ConfigError, IdentityError
 from medfed.pki import load_kit
-from medfed.pki.identity import load_cert
+from medfed.pki.identity import is_ca_certificate, load_cert
 from medfed.pki.suite_identity import SM2_CA_FILE, identity_cert_name, signing_key
 from medfed.roles import Role
 
@@ -85,11 +85,7 @@ def _check_may_sign(cert_pem: bytes, cert_file: Path) -> None:
         extensions = cert.extensions
     except (ValueError, x509.DuplicateExtension) as exc:
         raise SignerKitError(f"{cert_file} has malformed extensions ({exc}); re-provision the kit") from None
-    try:
-        is_ca = extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
-    if is_ca:
+    if is_ca_certificate(cert):
         raise SignerKitError(f"{cert_file} is a CA certificate; bundles are signed with a party certificate")
     try:
         usage: x509.KeyUsage | None = extensions.get_extension_for_class(x509.KeyUsage).value

@@ -174,3 +174,11 @@ def certificate_fingerprint(cert_pem: bytes) -> str:
     """SHA-256 of the certificate's DER in lower-case hex (what ``openssl x509 -fingerprint -sha256``
     shows): how a task pins the study CA it must later be checked against."""
     return load_cert(cert_pem).fingerprint(hashes.SHA256()).hex()
+
+
+def is_ca_certificate(cert: x509.Certificate) -> bool:
+    """Whether ``cert`` says it is a CA (BasicConstraints ca=True); missing or malformed: not one."""
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
+        return False
