@@ -96,3 +96,32 @@ def test_the_node_refuses_class_weights_with_dp_sgd_whatever_the_dispatcher_send
     reply = serde.decode(respond(worker, serde.encode(TrainTask("s", 1, params, task.config))))
     assert isinstance(reply, NodeFailure) and "class-balanced weights with dp_sgd" in reply.message
     assert worker.guard.epsilon(1e-5) == 0.0  # refused before anything was spent
+
+
+@pytest.mark.clause("5.5.1.4a")
+def test_a_send_that_breaks_before_its_acknowledgement_is_logged_as_unconfirmed(worker: NodeWorker) -> None:
+    from medfed.crypto import get_suite
+    from medfed.errors import TransportError
+    from medfed.ledger.oplog import OpAction, OperationLog, Outcome, verify_log
+    from medfed.node.runner import run_node
+    from medfed.roles import Role
+
+    suite = get_suite("intl")
+    worker.oplog = OperationLog(None, suite, party="hospital-a", role=Role.DATA)
+    sent: list[bytes] = []
+
+    class DispatcherDiesMidAck:
+        def tasks(self):
+            yield serde.encode(_task())
+            yield serde.encode(StudyEnd("s", False, "dispatcher restarted"))
+
+        def submit(self, frame: bytes) -> bytes:
+            sent.append(frame)
+            raise TransportError("connection reset before the acknowledgement")
+
+    assert run_node(worker, DispatcherDiesMidAck()).ok is False
+    [update] = sent
+    records = [r for _, r in verify_log(worker.oplog, suite).records if r.action == OpAction.UPDATE_SENT]
+    assert [(r.outcome, r.details["round"], r.details["update_digest"]) for r in records] == [
+        (Outcome.FAILED, 1, suite.digest(update).hex())
+    ]
