@@ -123,11 +123,16 @@ def _create(scheduler: Scheduler, args: argparse.Namespace) -> int:
         study_text = args.study.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read study file {args.study}: {exc.strerror}") from None
-    kit = _kit(args.kit) if args.kit is not None else None
-    if kit is not None and kit.role is not Role.INITIATOR:
+    study_id = _study_id_of(study_text)  # the study file's own problems come first
+    if args.kit is None:
+        raise ConfigError(
+            "give --kit kits/initiator: the task pins the CA that issued the initiator's kit, which "
+            "`medfed task result` later checks the result party's kit against"
+        )
+    kit = _kit(args.kit)
+    if kit.role is not Role.INITIATOR:
         raise IdentityError(f"kit {args.kit} is the {kit.role.value!r} role; tasks are created by the initiator")
-    pin = _study_ca_pin(args.trusted_ca, kit, _study_id_of(study_text))
-    assert kit is not None  # _study_ca_pin refuses a missing kit
+    pin = _study_ca_pin(args.trusted_ca, kit, study_id)
     spec = TaskSpec(
         kind=args.kind,
         name=args.name or args.study.stem,
@@ -167,11 +172,6 @@ def _study_ca_pin(ca_path: Path | None, kit: Any, study_id: str) -> str:
     if given, must be the CA that issued the kit), for a study the kit belongs to."""
     from medfed.pki.identity import certificate_fingerprint, verify_issued_by
 
-    if kit is None:
-        raise ConfigError(
-            "give --kit kits/initiator: the task pins the CA that issued the initiator's kit, which "
-            "`medfed task result` later checks the result party's kit against"
-        )
     if kit.study_id != study_id:
         raise IdentityError(
             f"kit {kit.directory} is for study {kit.study_id!r}, the study file is {study_id!r}: "
